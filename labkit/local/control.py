@@ -1,0 +1,151 @@
+"""Start, stop and ask about the local stack from any process (CLI, notebook kernel, test)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import psutil
+
+from ..config import Settings, settings
+from ..errors import StackNotRunning, WaitTimedOut
+from ..progress import wait_until
+
+START_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 90
+
+
+def _get(url: str, timeout: float = 2.0) -> dict | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return json.load(response)
+    except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
+        return None
+
+
+def _pid_file(s: Settings):
+    return s.state_dir / "stack.pid"
+
+
+def _log_file(s: Settings):
+    return s.state_dir / "stack.log"
+
+
+def is_running(s: Settings | None = None) -> bool:
+    s = s or settings()
+    return _get(f"{s.service_url}/health") is not None
+
+
+def status(s: Settings | None = None) -> dict:
+    """The stack's status; when it is down, says so and names the command that starts it."""
+    s = s or settings()
+    report = _get(f"{s.service_url}/api/status", timeout=10)
+    if report is None:
+        return {
+            "running": False,
+            "endpoint": s.endpoint_url,
+            "state_dir": str(s.state_dir),
+            "hint": "the local stack is not running. Start it with `labkit up` (or run notebook 00).",
+        }
+    return report
+
+
+def require_running(s: Settings | None = None) -> Settings:
+    """Raise StackNotRunning unless the local stack answers."""
+    s = s or settings()
+    if s.is_local and not is_running(s):
+        raise StackNotRunning(f"nothing answers on {s.service_url}")
+    return s
+
+
+def _tail(path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
+
+
+def up(quiet: bool = False) -> dict:
+    """Start the local stack in the background if it is not running; wait until it is healthy."""
+    s = settings()
+    if is_running(s):
+        return status(s)
+    s.state_dir.mkdir(parents=True, exist_ok=True)
+    log = open(_log_file(s), "ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "labkit.local.stack"],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: `down` can always stop all of it
+        env=dict(os.environ),
+    )
+    log.close()
+    _pid_file(s).write_text(str(process.pid))
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise StackNotRunning(
+                f"the stack exited with code {process.returncode} while starting; log {_log_file(s)}:\n"
+                + _tail(_log_file(s))
+            )
+        return is_running(s)
+
+    wait_until(healthy, timeout_s=START_TIMEOUT_S, what="local stack to become healthy", quiet=quiet,
+               on_timeout=f"see the log {_log_file(s)}")
+    return status(s)
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if the stack is our own child (else it would linger as a zombie)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _pid_alive(pid: int) -> bool:
+    _reap(pid)
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _group_alive(pgid: int) -> bool:
+    """True while any live (non-zombie) process is left in the stack's process group."""
+    _reap(pgid)
+    for process in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(process.pid) == pgid and process.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+    return False
+
+
+def down(quiet: bool = False) -> bool:
+    """Stop the stack and everything it started. Returns False when it was not running."""
+    s = settings()
+    pid_file = _pid_file(s)
+    pid = int(pid_file.read_text()) if pid_file.exists() else None
+    if pid is None or not _group_alive(pid):
+        pid_file.unlink(missing_ok=True)
+        return False
+    if _pid_alive(pid):
+        os.kill(pid, signal.SIGTERM)
+    try:
+        wait_until(lambda: not _pid_alive(pid), timeout_s=STOP_TIMEOUT_S, what="local stack to stop",
+                   quiet=quiet, on_timeout="stopping it by force")
+    except WaitTimedOut:
+        pass
+    if _group_alive(pid):  # anything left in the stack's process group goes too
+        os.killpg(pid, signal.SIGKILL)
+        wait_until(lambda: not _group_alive(pid), timeout_s=10, what="leftover processes to exit", quiet=True)
+    pid_file.unlink(missing_ok=True)
+    return True

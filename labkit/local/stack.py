@@ -1,0 +1,115 @@
+"""The local stack: one background process that every notebook kernel, the CLI and the tests share.
+
+Run by `labkit up` as `python -m labkit.local.stack`. It holds the components below, serves their
+JSON APIs and pages on the service port, and stops every process it started when it ends.
+
+A component has `name`, `start()`, `stop()`, `status() -> dict` and `blueprint` (a Flask blueprint
+with its API and pages, or None). Components start in order and stop in reverse order.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+
+from flask import Flask, jsonify
+from werkzeug.serving import make_server
+
+from ..config import LOCAL_HOST, Settings, settings
+from .aws_endpoint import AwsEndpoint
+
+log = logging.getLogger("labkit.stack")
+
+
+def build_components(s: Settings) -> list:
+    """The stack's components, in start order."""
+    return [AwsEndpoint(s.state_dir, s.aws_port)]
+
+
+class Stack:
+    def __init__(self, s: Settings):
+        self.settings = s
+        self.components = build_components(s)
+        self.started_at = time.time()
+        self.stopping = threading.Event()
+        self.app = self._build_app()
+        self._http = None
+
+    def _build_app(self) -> Flask:
+        app = Flask("labkit")
+
+        @app.get("/health")
+        def health():
+            return jsonify(ok=True, pid=os.getpid())
+
+        @app.get("/api/status")
+        def status():
+            return jsonify(self.status())
+
+        @app.post("/api/shutdown")
+        def shutdown():
+            self.stopping.set()
+            return jsonify(stopping=True)
+
+        for component in self.components:
+            if component.blueprint is not None:
+                app.register_blueprint(component.blueprint)
+        return app
+
+    def status(self) -> dict:
+        s = self.settings
+        report = {
+            "running": True,
+            "pid": os.getpid(),
+            "target": "local",
+            "region": s.region,
+            "endpoint": s.endpoint_url,
+            "service_url": s.service_url,
+            "state_dir": str(s.state_dir),
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "components": {},
+        }
+        for component in self.components:
+            report["components"][component.name] = component.status()
+        return report
+
+    def run(self) -> None:
+        started = []
+        try:
+            for component in self.components:
+                component.start()
+                started.append(component)
+            self._http = make_server(LOCAL_HOST, self.settings.service_port, self.app, threaded=True)
+            threading.Thread(target=self._http.serve_forever, name="service-http", daemon=True).start()
+            log.info("stack ready: %s", json.dumps(self.status()))
+            self.stopping.wait()
+        finally:
+            if self._http:
+                self._http.shutdown()
+            for component in reversed(started):
+                try:
+                    component.stop()
+                except Exception:  # keep stopping the others; the log names the one that failed
+                    log.exception("stopping %s failed", component.name)
+            log.info("stack stopped")
+
+
+def main() -> None:
+    s = settings()
+    s.state_dir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call would drown the log
+    stack = Stack(s)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stack.stopping.set())
+    stack.run()
+
+
+if __name__ == "__main__":
+    main()

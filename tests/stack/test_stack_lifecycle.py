@@ -1,0 +1,54 @@
+"""`labkit up` / `down` / `status` on a stack of its own (not the shared one)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from labkit.local import control
+from tests.conftest import aws_client, free_port
+
+
+@pytest.fixture
+def own_stack_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABKIT_STATE_DIR", str(tmp_path / "state"))
+    for var in ("LABKIT_AWS_PORT", "LABKIT_SERVICE_PORT", "LABKIT_FLINK_PORT"):
+        monkeypatch.setenv(var, str(free_port()))
+    yield
+    control.down(quiet=True)
+
+
+def _labkit(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "labkit", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_status_when_down_says_so_and_names_the_fix(own_stack_env):
+    result = _labkit("status")
+    assert result.returncode == 3
+    assert "not running" in result.stdout and "labkit up" in result.stdout
+
+
+def test_down_leaves_no_process_and_up_restores_streams_and_records(own_stack_env):
+    report = control.up(quiet=True)
+    pid = report["pid"]
+    kinesis = aws_client("kinesis", report["endpoint"])
+    kinesis.create_stream(StreamName="Kept", ShardCount=1)
+    kinesis.put_records(StreamName="Kept", Records=[{"Data": b"%d" % i, "PartitionKey": "k"} for i in range(100)])
+    family = [pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))]
+
+    assert _labkit("down").returncode == 0
+    assert not [p for p in family if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+
+    report = control.up(quiet=True)
+    kinesis = aws_client("kinesis", report["endpoint"])
+    iterator = kinesis.get_shard_iterator(StreamName="Kept", ShardId="shardId-000000000000",
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records = kinesis.get_records(ShardIterator=iterator)["Records"]
+    assert [r["Data"] for r in records] == [b"%d" % i for i in range(100)]
+    kinesis.put_record(StreamName="Kept", Data=b"next", PartitionKey="k")
+    tail = kinesis.get_records(ShardIterator=kinesis.get_shard_iterator(
+        StreamName="Kept", ShardId="shardId-000000000000", ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+        StartingSequenceNumber=records[-1]["SequenceNumber"])["ShardIterator"])["Records"]
+    assert [r["Data"] for r in tail] == [b"next"]
