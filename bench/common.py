@@ -1,0 +1,62 @@
+"""What every benchmark shares: a private local stack, the machine's description, medians, results files."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import socket
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def private_stack():
+    """A local stack on free ports in a temporary state folder, stopped afterwards."""
+    from labkit.local import control
+
+    saved = dict(os.environ)
+    with tempfile.TemporaryDirectory(prefix="labkit-bench-") as state:
+        os.environ.update(LABKIT_TARGET="local", LABKIT_STATE_DIR=state, LABKIT_AWS_PORT=str(free_port()),
+                          LABKIT_SERVICE_PORT=str(free_port()), LABKIT_FLINK_PORT=str(free_port()))
+        try:
+            yield control.up(quiet=True)
+        finally:
+            control.down(quiet=True)
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def machine() -> dict:
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": psutil.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "os": platform.platform(terse=True),
+    }
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def save(name: str, result: dict) -> Path:
+    """Write one benchmark's result (with when and where it ran) to bench/results/NAME.json."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    result = {"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(), **result}
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path
