@@ -2,6 +2,7 @@
 
 Notebooks call `labkit.use_target(...)` and `labkit.up()` first, then one labkit call per lab step.
 """
+import importlib
 import os
 
 from . import check
@@ -29,4 +30,18 @@ def up(quiet: bool = False) -> dict:
     return control.up(quiet=quiet)
 
 
-__all__ = ["NAMES", "check", "down", "settings", "status", "up", "use_target", "versions"]
+# lab.streams, lab.apps, ... : imported on first use, so `labkit status` stays quick.
+_SUBMODULES = {
+    "streams": ".resources.streams", "apps": ".resources.apps", "tables": ".resources.tables",
+    "functions": ".resources.functions", "topics": ".resources.topics", "simulate": ".simulate",
+    "datasets": ".datasets", "inbox": ".inbox", "plots": ".ui.plots",
+}
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(_SUBMODULES[name], __name__)
+    raise AttributeError(f"module 'labkit' has no attribute {name!r}")
+
+
+__all__ = [*_SUBMODULES, "NAMES", "check", "down", "settings", "status", "up", "use_target", "versions"]

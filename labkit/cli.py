@@ -5,6 +5,7 @@ import argparse
 import json
 import sys
 
+from .config import NAMES
 from .errors import LabError
 from .local import control
 
@@ -46,6 +47,33 @@ def cmd_status(args) -> int:
     return 0 if report["running"] else 3
 
 
+def cmd_simulate(args) -> int:
+    from . import simulate
+
+    if args.action == "start":
+        rate = {} if args.rate is None else {"rate": args.rate}
+        report = simulate.start(args.stream, args.dataset, loop=args.loop, **rate)
+    else:
+        report = simulate.stop() if args.action == "stop" else simulate.status()
+    print(json.dumps(report, indent=2, sort_keys=True) if getattr(args, "json", False) else simulate.summary(report))
+    return 0
+
+
+def cmd_inbox(args) -> int:
+    from .inbox import inbox
+
+    messages = inbox()
+    if args.json:
+        print(json.dumps(messages, indent=2))
+        return 0
+    if not messages:
+        print("the inbox is empty: no e-mail was sent to a topic subscriber yet.")
+    for message in messages:
+        print(f"{message['time']}  to {message['to']}  (topic {message['topic']})")
+        print(f"Subject: {message['subject']}\n\n{message['body']}\n{'-' * 72}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labkit", description="Lab 22 wind-farm course helper.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -61,6 +89,22 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="is the local stack running, and where are its services")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(run=cmd_status)
+
+    simulate = sub.add_parser("simulate", help="the Wind Turbine Simulator: send a data set to a Kinesis stream")
+    actions = simulate.add_subparsers(dest="action", required=True)
+    start = actions.add_parser("start", help="start sending (stops a run already going)")
+    start.add_argument("--stream", default=NAMES.wind_stream, help=f"Kinesis stream (default {NAMES.wind_stream})")
+    start.add_argument("--dataset", default="wind", help="wind, anomaly or health (default wind)")
+    start.add_argument("--rate", type=float, help="records per second (default 50)")
+    start.add_argument("--loop", action="store_true", help="start the data set again when it ends")
+    actions.add_parser("stop", help="stop sending")
+    sim_status = actions.add_parser("status", help="records sent, rate, errors")
+    sim_status.add_argument("--json", action="store_true", help="machine-readable output")
+    simulate.set_defaults(run=cmd_simulate)
+
+    inbox = sub.add_parser("inbox", help="the e-mail SNS topics sent to their subscribers (local target)")
+    inbox.add_argument("--json", action="store_true", help="machine-readable output")
+    inbox.set_defaults(run=cmd_inbox)
     return parser
 
 

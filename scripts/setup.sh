@@ -40,3 +40,9 @@ if [ "${LABKIT_SKIP_BROWSER:-0}" != 1 ] && ! command -v chromium >/dev/null; the
     echo "setup: chromium is missing; browser tests need it (sudo apt-get install chromium)" >&2
   fi
 fi
+
+SHIM=labkit/local/native/loopback_bind.so
+if [ ! -f "$SHIM" ] || [ "$SHIM" -ot labkit/local/native/loopback_bind.c ]; then
+  command -v gcc >/dev/null || { echo "setup: gcc is needed to build $SHIM (apt-get install gcc)" >&2; exit 1; }
+  gcc -shared -fPIC -O2 -o "$SHIM" labkit/local/native/loopback_bind.c -ldl
+fi

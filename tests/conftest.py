@@ -1,5 +1,5 @@
-"""Shared fixtures. The tests run their own local stack on test ports, in a temporary state folder,
-so a student's running stack is never touched. One stack serves the whole test session."""
+"""Shared fixtures. The tests run their own local stack on free ports, in a temporary state folder, so a
+student's running stack (or another test run) is never touched. One stack serves the whole test session."""
 from __future__ import annotations
 
 import os
@@ -12,20 +12,20 @@ from pathlib import Path
 
 import pytest
 
-_STATE = Path(tempfile.mkdtemp(prefix="labkit-test-state-"))
-os.environ.update(
-    LABKIT_TARGET="local",
-    LABKIT_STATE_DIR=str(_STATE),
-    LABKIT_AWS_PORT="14566",
-    LABKIT_SERVICE_PORT="14567",
-    LABKIT_FLINK_PORT="18081",
-)
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+_STATE = Path(tempfile.mkdtemp(prefix="labkit-test-state-"))
+os.environ.update(
+    LABKIT_TARGET="local",
+    LABKIT_STATE_DIR=str(_STATE),
+    LABKIT_AWS_PORT=str(free_port()),
+    LABKIT_SERVICE_PORT=str(free_port()),
+    LABKIT_FLINK_PORT=str(free_port()),
+)
 
 
 @pytest.fixture(scope="session")

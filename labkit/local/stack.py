@@ -20,13 +20,17 @@ from werkzeug.serving import make_server
 
 from ..config import LOCAL_HOST, Settings, settings
 from .aws_endpoint import AwsEndpoint
+from .inbox import Inbox
+from .lambda_runtime import LambdaRuntime
+from .managed_flink import LocalManagedFlink
+from .simulator_service import SimulatorService
 
 log = logging.getLogger("labkit.stack")
 
 
 def build_components(s: Settings) -> list:
     """The stack's components, in start order."""
-    return [AwsEndpoint(s.state_dir, s.aws_port)]
+    return [AwsEndpoint(s.state_dir, s.aws_port), LambdaRuntime(s), Inbox(s), LocalManagedFlink(s), SimulatorService(s)]
 
 
 class Stack:

@@ -1,0 +1,176 @@
+"""Anomaly rules for the AnomalyDetection app, in plain Python (no Flink): unit-tested without a cluster.
+
+One `LocationDetector` per location holds a Random Cut Forest (krcf, a port of AWS's RCF) and the current
+run of identical readings. For every reading it scores first, then updates the forest, like the AWS sample,
+and reports which rule fired:
+
+- "rcf":   the forest's anomaly score reached the threshold (spikes, most drop-outs);
+- "stuck": the same speed arrived `stuck_run_length` times in a row (a stuck anemometer, which no forest
+           catches: repeated identical shingles soon look normal).
+
+The Flink job keeps each location's detector in keyed state, so a snapshot restores the forest and the run.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import krcf
+
+RULE_RCF = "rcf"
+RULE_STUCK = "stuck"
+EXAMPLE_EVENT_TIME = "2026-11-27T10:00:00.000Z"
+
+
+class InvalidReading(ValueError):
+    """A record that is not a wind reading; the message says what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    event_id: str
+    event_time: str  # as sent, ISO-8601 UTC
+    location: str
+    turbine_id: str
+    speed: float  # mph
+    power_kw: float | None
+
+
+def _text(record: dict, field: str) -> str:
+    value = record.get(field)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidReading(f"field {field!r} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _number(record: dict, field: str) -> float:
+    value = record.get(field)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidReading(f"field {field!r} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def parse_event_time(value: str) -> datetime:
+    """ISO-8601 with a time zone, e.g. 2026-11-27T10:00:00.000Z, as an aware UTC datetime."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidReading(f"event_time {value!r} is not ISO-8601; send UTC like {EXAMPLE_EVENT_TIME}") from None
+    if moment.tzinfo is None:
+        raise InvalidReading(f"event_time {value!r} has no time zone; send UTC like {EXAMPLE_EVENT_TIME}")
+    return moment.astimezone(timezone.utc)
+
+
+def parse_reading(raw: str | bytes) -> Reading:
+    """One Kinesis record's data as a Reading; raises InvalidReading saying what is wrong."""
+    try:
+        record = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidReading(f"not JSON: {error}") from None
+    if not isinstance(record, dict):
+        raise InvalidReading(f"expected a JSON object, got {type(record).__name__}")
+    event_time = _text(record, "event_time")
+    parse_event_time(event_time)
+    speed = _number(record, "speed")
+    if speed < 0:
+        raise InvalidReading(f"field 'speed' must be >= 0 mph, got {speed!r}")
+    return Reading(
+        event_id=_text(record, "event_id"),
+        event_time=event_time,
+        location=_text(record, "location"),
+        turbine_id=_text(record, "turbine_id"),
+        speed=speed,
+        power_kw=_number(record, "power_kw") if record.get("power_kw") is not None else None,
+    )
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    trees: int = 50
+    sample_size: int = 256
+    shingle_size: int = 4
+    output_after: int = 64  # readings per location before the forest scores (AWS's default: sample_size / 4)
+    score_threshold: float = 2.0  # the lab's anomaly threshold
+    stuck_run_length: int = 10  # identical readings in a row that mean a stuck sensor
+    random_seed: int = 42
+
+    @classmethod
+    def from_properties(cls, lab: dict[str, str]) -> "DetectorSettings":
+        """Settings from the `lab` property group (all values are strings there); absent keys keep defaults."""
+        names = {
+            "rcf.trees": ("trees", int),
+            "rcf.sampleSize": ("sample_size", int),
+            "rcf.shingleSize": ("shingle_size", int),
+            "rcf.outputAfter": ("output_after", int),
+            "rcf.scoreThreshold": ("score_threshold", float),
+            "stuck.runLength": ("stuck_run_length", int),
+        }
+        values = {}
+        for key, (field, kind) in names.items():
+            if key in lab:
+                try:
+                    values[field] = kind(lab[key])
+                except ValueError:
+                    raise ValueError(f"property lab/{key} must be a {kind.__name__}, got {lab[key]!r}") from None
+        settings = cls(**values)
+        if settings.stuck_run_length < 2:
+            raise ValueError(f"property lab/stuck.runLength must be >= 2, got {settings.stuck_run_length}")
+        return settings
+
+
+def attribution_labels(shingle_size: int) -> list[str]:
+    """Names of the shingle's positions, oldest first: t-3, t-2, t-1, t for a shingle of 4."""
+    return [f"t-{age}" if age else "t" for age in range(shingle_size - 1, -1, -1)]
+
+
+class LocationDetector:
+    """Random Cut Forest plus the stuck-sensor rule for the readings of one location."""
+
+    def __init__(self, settings: DetectorSettings):
+        self.settings = settings
+        self.forest = krcf.RandomCutForest({
+            "dimensions": 1,
+            "shingle_size": settings.shingle_size,
+            "internal_shingling": True,
+            "num_trees": settings.trees,
+            "sample_size": settings.sample_size,
+            "output_after": settings.output_after,
+            "random_seed": settings.random_seed,
+        })
+        self.last_speed: float | None = None
+        self.run_length = 0
+
+    def assess(self, reading: Reading) -> dict:
+        """Score the reading, then learn from it; the output record for AnomalyDetectionStream."""
+        point = [reading.speed]
+        score = self.forest.score(point)
+        directions = self.forest.attribution(point)
+        self.forest.update(point)
+
+        self.run_length = self.run_length + 1 if reading.speed == self.last_speed else 1
+        self.last_speed = reading.speed
+        stuck = self.run_length >= self.settings.stuck_run_length
+
+        if stuck:
+            rule = RULE_STUCK
+        elif score >= self.settings.score_threshold:
+            rule = RULE_RCF
+        else:
+            rule = None
+        labels = attribution_labels(self.settings.shingle_size)
+        attribution = {
+            label: high + low for label, high, low in zip(labels, directions["high"], directions["low"])
+        }
+        return {
+            "event_id": reading.event_id,
+            "event_time": reading.event_time,
+            "location": reading.location,
+            "turbine_id": reading.turbine_id,
+            "speed": reading.speed,
+            "score": score,
+            "attribution": attribution,
+            "stuck": stuck,
+            "rule": rule,
+        }

@@ -1,0 +1,382 @@
+"""A Flink session cluster on 127.0.0.1, built from the PyFlink distribution (pip package apache-flink).
+
+One JobManager and one TaskManager with two task slots, sized for a 2-core 24 GB machine; the web
+dashboard and REST API on http://127.0.0.1:<port>. Everything the cluster writes lives in `state_dir`:
+
+    conf/          FLINK_CONF_DIR generated at start (config.yaml + the distribution's log4j files)
+    log/           JobManager / TaskManager logs and stdout (*.out: rejected records are printed there)
+    run/           process ids, so a later FlinkCluster on the same folder can stop the cluster
+    checkpoints/   periodic checkpoints (every 5 s, hashmap state backend)
+    savepoints/    one folder per job name: "snapshots" taken by stop_with_savepoint
+
+The jobs reach Kinesis through the official Flink AWS Kinesis connector (flink/pom.xml builds it). Against
+the local endpoint the cluster's JVMs run with CBOR off (moto speaks JSON only); the job's property group
+"kinesis.client" carries the endpoint. The cluster only ever talks to the local endpoint, so its processes
+get fixed dummy credentials instead of whatever the user's environment holds.
+
+Every port configured here binds 127.0.0.1. In PyFlink's process mode each Python worker also talks to its
+TaskManager over Beam Fn API gRPC servers that flink-python opens on all interfaces (NettyServerBuilder.forPort,
+no address setting); the cluster's processes run with the LD_PRELOAD shim native/loopback_bind.so, which
+turns such wildcard binds into loopback binds, and with java.net.preferIPv4Stack so Java binds IPv4 sockets.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+import yaml
+from pyflink.find_flink_home import _find_flink_home
+
+from ..config import LOCAL_HOST
+from ..errors import LabError
+from ..progress import wait_until
+
+CONNECTOR_JAR = "kinesis-connector.jar"
+BUILD_CONNECTOR = "mvn -q -f flink/pom.xml package"
+START_TIMEOUT_S = 90
+STOP_TIMEOUT_S = 30
+SUBMIT_TIMEOUT_S = 180
+SAVEPOINT_TIMEOUT_S = 180
+PROCESSES = {"jobmanager": "jobmanager.sh", "taskmanager": "taskmanager.sh"}
+JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
+FINAL_STATES = {"FINISHED", "CANCELED", "FAILED"}
+FAILING_STATES = {"FAILING", "RESTARTING"}
+
+# Shaded AWS SDK v1 (FlinkKinesisConsumer) and AWS SDK v2 (KinesisStreamsSink) both speak CBOR to Kinesis by
+# default. The connector relocates SDK v1, and its system property with it.
+JVM_OPTIONS = ("-Daws.cborEnabled=false -Dorg.apache.flink.kinesis.shaded.com.amazonaws.sdk.disableCbor=true "
+               "-Djava.net.preferIPv4Stack=true")
+# Built by scripts/setup.sh: turns wildcard binds into loopback binds (flink-python's Beam channels to the
+# Python workers listen on all interfaces and have no address setting).
+LOOPBACK_SHIM = Path(__file__).resolve().parent / "native" / "loopback_bind.so"
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "labkit-local", "AWS_SECRET_ACCESS_KEY": "labkit-local"}
+
+
+class FlinkError(LabError):
+    """The Flink cluster or a job did not do what was asked; the message says what to do."""
+
+
+def flink_home() -> Path:
+    return Path(_find_flink_home())
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((LOCAL_HOST, 0))
+        return probe.getsockname()[1]
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((LOCAL_HOST, port))
+        except OSError:
+            return True
+    return False
+
+
+def connector_jar(app_dir: Path) -> Path:
+    """The Kinesis connector jar for an app: lib/ of an unpacked app zip, else flink/target/lib/ of the repo."""
+    for candidate in (app_dir / "lib" / CONNECTOR_JAR, app_dir.parent / "target" / "lib" / CONNECTOR_JAR):
+        if candidate.is_file():
+            return candidate
+    raise FlinkError(f"the Kinesis connector jar is missing for {app_dir}. Build it with `{BUILD_CONNECTOR}`.")
+
+
+class FlinkCluster:
+    """Start, watch and stop the local session cluster; submit, snapshot and cancel jobs on it."""
+
+    name = "flink"
+    blueprint = None
+
+    def __init__(self, state_dir: Path, port: int = 8081):
+        self.state_dir = Path(state_dir)
+        self.port = port
+        self.url = f"http://{LOCAL_HOST}:{port}"
+        self.conf_dir = self.state_dir / "conf"
+        self.log_dir = self.state_dir / "log"
+        self.run_dir = self.state_dir / "run"
+        self.checkpoint_dir = self.state_dir / "checkpoints"
+        self.savepoint_dir = self.state_dir / "savepoints"
+
+    # -- cluster ---------------------------------------------------------------------------------------
+
+    def start(self, quiet: bool = False) -> dict:
+        """Start the JobManager and TaskManager (no-op if they run); return when both slots are ready."""
+        if self._running_processes():
+            wait_until(self._slots_ready, START_TIMEOUT_S, "the Flink cluster", quiet=quiet,
+                       on_timeout=f"Its processes run but {self.url} does not answer. Stop them with "
+                                  "`labkit down` and start again.")
+            return self.status()
+        if port_in_use(self.port):
+            raise FlinkError(f"port {self.port} on {LOCAL_HOST} is taken by another program, so the Flink "
+                             "dashboard cannot use it. Stop that program or choose another port "
+                             "(LABKIT_FLINK_PORT).")
+        self._write_configuration(rpc_port=free_port())
+        for role, script in PROCESSES.items():
+            self._spawn(role, script)
+        try:
+            wait_until(self._slots_ready, START_TIMEOUT_S, "the Flink cluster", quiet=quiet,
+                       on_timeout=f"See the logs in {self.log_dir}.")
+        except Exception:
+            self.stop()
+            raise
+        return self.status()
+
+    def stop(self) -> None:
+        """Stop every process this cluster started (JobManager, TaskManager and their Python workers)."""
+        for role in PROCESSES:
+            process = self._process(role)
+            if process is not None:
+                self._terminate_group(process)
+            (self.run_dir / f"{role}.json").unlink(missing_ok=True)
+
+    def status(self) -> dict:
+        processes = {role: process.pid for role in PROCESSES if (process := self._process(role))}
+        status = {"dashboard": self.url, "running": False, "processes": processes}
+        if processes and self._rest_answers():
+            overview = self._get("/overview")
+            status.update(running=True, taskmanagers=overview["taskmanagers"],
+                          slots_total=overview["slots-total"], slots_available=overview["slots-available"],
+                          jobs=self.list_jobs())
+        return status
+
+    def logs(self, lines: int = 100) -> dict[str, str]:
+        """The last `lines` lines of every log and stdout file, by file name."""
+        tails = {}
+        for path in sorted(self.log_dir.glob("*")):
+            if path.is_file():
+                tails[path.name] = "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return tails
+
+    # -- jobs ------------------------------------------------------------------------------------------
+
+    def submit(self, app_dir: Path, properties_file: Path, savepoint_path: str | Path | None = None,
+               quiet: bool = False) -> str:
+        """Run `app_dir`/main.py as a detached job (from a savepoint if given); return its job id once all
+        its tasks run. The job reads its runtime properties from `properties_file`."""
+        app_dir = Path(app_dir).resolve()
+        if not self._rest_answers():
+            raise FlinkError(f"the Flink cluster is not running at {self.url}. Start it with `labkit up`.")
+        command = [
+            str(flink_home() / "bin" / "flink"), "run", "--detached",
+            "--jarfile", str(connector_jar(app_dir)),
+            "--pyClientExecutable", sys.executable,
+            "--pyExecutable", sys.executable,
+            "--python", str(app_dir / "main.py"),
+        ]
+        if savepoint_path is not None:
+            command[2:2] = ["--fromSavepoint", str(savepoint_path)]
+        environment = {**self._environment(), "LABKIT_FLINK_PROPERTIES": str(Path(properties_file).resolve())}
+        client = subprocess.Popen(command, cwd=app_dir, env=environment, stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        try:
+            output, _ = client.communicate(timeout=SUBMIT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(client.pid, signal.SIGKILL)  # the `flink run` client and the Python process it started
+            client.communicate()
+            raise FlinkError(f"submitting {app_dir.name} took over {SUBMIT_TIMEOUT_S} s. "
+                             f"See the logs in {self.log_dir}.") from None
+        found = JOB_ID.search(output)
+        if client.returncode != 0 or not found:
+            tail = "\n".join(output.splitlines()[-30:])
+            raise FlinkError(f"Flink did not accept {app_dir.name}/main.py (exit code {client.returncode}). "
+                             f"Its last output:\n{tail}")
+        job_id = found.group(1)
+        try:
+            wait_until(lambda: self._tasks_running(job_id), SUBMIT_TIMEOUT_S, f"job {job_id} to run", quiet=quiet,
+                       on_timeout=f"Open {self.url}/#/job/running/{job_id} to see why.")
+        except Exception:
+            if self.job_status(job_id) not in FINAL_STATES:
+                self.cancel(job_id, quiet=True)
+            raise
+        return job_id
+
+    def list_jobs(self) -> list[dict]:
+        return [{"id": job["jid"], "name": job["name"], "state": job["state"], "start_time": job["start-time"]}
+                for job in self._get("/jobs/overview")["jobs"]]
+
+    def job_status(self, job_id: str) -> str:
+        """RUNNING, FINISHED, CANCELED, FAILED, ... as Flink reports it."""
+        return self._get(f"/jobs/{job_id}")["state"]
+
+    def cancel(self, job_id: str, quiet: bool = False) -> None:
+        self._request("PATCH", f"/jobs/{job_id}?mode=cancel")
+        wait_until(lambda: self.job_status(job_id) in FINAL_STATES, STOP_TIMEOUT_S, f"job {job_id} to stop",
+                   quiet=quiet)
+
+    def stop_with_savepoint(self, job_id: str, quiet: bool = False) -> str:
+        """Take a savepoint and stop the job (Managed Flink's "stop with snapshot"); return the savepoint's
+        path. Sources stop at the savepoint, so a job restored from it reads on exactly where this one ended."""
+        target = self.savepoint_dir / self._get(f"/jobs/{job_id}")["name"]
+        target.mkdir(parents=True, exist_ok=True)
+        trigger = self._request("POST", f"/jobs/{job_id}/stop",
+                                {"targetDirectory": target.as_uri(), "drain": False})["request-id"]
+
+        def completed():
+            answer = self._get(f"/jobs/{job_id}/savepoints/{trigger}")
+            return answer["operation"] if answer["status"]["id"] == "COMPLETED" else None
+
+        operation = wait_until(completed, SAVEPOINT_TIMEOUT_S, f"a savepoint of job {job_id}", quiet=quiet)
+        if "failure-cause" in operation:
+            cause = operation["failure-cause"].get("stack-trace", "").splitlines()[:3]
+            raise FlinkError(f"Flink could not take a savepoint of job {job_id}; the job keeps running. "
+                             f"Cause: {' '.join(cause)}")
+        wait_until(lambda: self.job_status(job_id) in FINAL_STATES, STOP_TIMEOUT_S, f"job {job_id} to stop",
+                   quiet=quiet)
+        return operation["location"].removeprefix("file:")
+
+    def latest_savepoint(self, job_name: str) -> Path | None:
+        """The newest complete savepoint taken by stop_with_savepoint for jobs named `job_name`."""
+        complete = [meta.parent for meta in (self.savepoint_dir / job_name).glob("savepoint-*/_metadata")]
+        return max(complete, key=lambda folder: folder.stat().st_mtime, default=None)
+
+    # -- internals -------------------------------------------------------------------------------------
+
+    def _write_configuration(self, rpc_port: int) -> None:
+        for folder in (self.conf_dir, self.log_dir, self.run_dir, self.checkpoint_dir, self.savepoint_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        shipped = flink_home() / "conf"
+        for name in ("log4j.properties", "log4j-console.properties", "log4j-cli.properties",
+                     "log4j-session.properties", "logback.xml", "logback-console.xml", "logback-session.xml"):
+            shutil.copy(shipped / name, self.conf_dir / name)
+        java17_options = yaml.safe_load((shipped / "config.yaml").read_text())["env"]["java"]["opts"]["all"]
+        settings = {
+            "env.java.opts.all": f"{java17_options} {JVM_OPTIONS}",
+            # every socket on 127.0.0.1
+            "jobmanager.bind-host": LOCAL_HOST,
+            "jobmanager.rpc.address": LOCAL_HOST,
+            "jobmanager.rpc.port": rpc_port,
+            "taskmanager.bind-host": LOCAL_HOST,
+            "taskmanager.host": LOCAL_HOST,
+            "rest.address": LOCAL_HOST,
+            "rest.bind-address": LOCAL_HOST,
+            "rest.port": self.port,
+            "blob.server.port": "0",
+            "taskmanager.rpc.port": "0",
+            "taskmanager.data.port": "0",
+            "metrics.internal.query-service.port": "0",
+            # sized for 2 cores / 24 GB: two jobs side by side, each ~1 GB with its Python worker
+            "jobmanager.memory.process.size": "1200m",
+            "taskmanager.memory.process.size": "4096m",
+            "taskmanager.memory.jvm-metaspace.size": "512m",
+            "taskmanager.numberOfTaskSlots": 2,
+            "parallelism.default": 1,
+            "jobmanager.execution.failover-strategy": "region",
+            # snapshots
+            "execution.checkpointing.interval": "5s",
+            "state.backend.type": "hashmap",
+            "state.checkpoints.dir": self.checkpoint_dir.as_uri(),
+            "state.savepoints.dir": self.savepoint_dir.as_uri(),
+            "io.tmp.dirs": str(self.state_dir / "tmp"),
+            "web.tmpdir": str(self.state_dir / "tmp" / "web"),
+            "python.executable": sys.executable,
+            "python.client.executable": sys.executable,
+        }
+        (self.state_dir / "tmp").mkdir(exist_ok=True)
+        (self.conf_dir / "config.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+
+    def _environment(self) -> dict[str, str]:
+        if not LOOPBACK_SHIM.exists():
+            raise FlinkError(f"{LOOPBACK_SHIM} is missing; build it with `make setup` (needs gcc).")
+        environment = {**os.environ, **LOCAL_CREDENTIALS, "LD_PRELOAD": str(LOOPBACK_SHIM)}
+        environment.pop("AWS_SESSION_TOKEN", None)
+        environment.pop("AWS_PROFILE", None)
+        environment.update(FLINK_CONF_DIR=str(self.conf_dir), FLINK_LOG_DIR=str(self.log_dir),
+                           FLINK_PID_DIR=str(self.run_dir), FLINK_IDENT_STRING="labkit",
+                           STD_REDIRECT_TO_FILE="true")
+        return environment
+
+    def _spawn(self, role: str, script: str) -> None:
+        with open(self.log_dir / f"{role}.console", "ab") as console:
+            process = subprocess.Popen([str(flink_home() / "bin" / script), "start-foreground"],
+                                       env=self._environment(), stdin=subprocess.DEVNULL, stdout=console,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        started = psutil.Process(process.pid).create_time()
+        (self.run_dir / f"{role}.json").write_text(json.dumps({"pid": process.pid, "started": started}))
+
+    def _process(self, role: str) -> psutil.Process | None:
+        """The live process recorded for `role`, or None (also when its pid now belongs to another program)."""
+        try:
+            record = json.loads((self.run_dir / f"{role}.json").read_text())
+            process = psutil.Process(record["pid"])
+            if abs(process.create_time() - record["started"]) < 1 and process.status() != psutil.STATUS_ZOMBIE:
+                return process
+        except (FileNotFoundError, ValueError, KeyError, psutil.Error):
+            pass
+        return None
+
+    def _running_processes(self) -> list[psutil.Process]:
+        return [process for role in PROCESSES if (process := self._process(role))]
+
+    def _terminate_group(self, process: psutil.Process) -> None:
+        """SIGTERM the process group the role was started in (the JVM and its Python workers), then SIGKILL."""
+        try:
+            group = os.getpgid(process.pid)
+            members = [process, *process.children(recursive=True)]
+            os.killpg(group, signal.SIGTERM)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            return  # it ended on its own meanwhile
+        _, alive = psutil.wait_procs(members, timeout=STOP_TIMEOUT_S)
+        if alive:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            psutil.wait_procs(alive, timeout=5)
+
+    def _request(self, method: str, path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                text = response.read()
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode(errors="replace")[:500]
+            raise FlinkError(f"the Flink REST API answered {error.code} to {method} {path}: {detail}") from error
+        except (urllib.error.URLError, OSError) as error:
+            raise FlinkError(f"the Flink cluster at {self.url} does not answer. Start it with `labkit up`.") \
+                from error
+        return json.loads(text) if text else {}
+
+    def _get(self, path: str) -> dict:
+        return self._request("GET", path)
+
+    def _rest_answers(self) -> bool:
+        try:
+            self._get("/config")
+        except FlinkError:
+            return False
+        return True
+
+    def _slots_ready(self) -> bool:
+        if not self._running_processes():
+            raise FlinkError(f"the Flink cluster exited while starting. See the logs in {self.log_dir}.")
+        try:
+            return self._get("/overview")["slots-total"] >= 2
+        except FlinkError:
+            return False
+
+    def _tasks_running(self, job_id: str) -> bool:
+        job = self._get(f"/jobs/{job_id}")
+        if job["state"] in FINAL_STATES | FAILING_STATES:
+            raise FlinkError(f"job {job_id} ({job['name']}) is {job['state']} instead of running. "
+                             f"Cause: {self._root_cause(job_id)}")
+        return job["state"] == "RUNNING" and all(vertex["status"] == "RUNNING" for vertex in job["vertices"])
+
+    def _root_cause(self, job_id: str) -> str:
+        exceptions = self._get(f"/jobs/{job_id}/exceptions")
+        history = exceptions.get("exceptionHistory", {}).get("entries", [])
+        trace = history[0]["stacktrace"] if history else exceptions.get("root-exception") or "unknown"
+        return " ".join(trace.splitlines()[:3])

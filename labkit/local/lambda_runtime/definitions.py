@@ -1,0 +1,102 @@
+"""Save and restore moto's Lambda functions and event source mappings across a stack restart.
+
+moto's Lambda backend does not pickle (weak references), so labkit/local/persistence.py leaves it out.
+This module writes what defines them to a JSON file instead (code as base64) and creates them again
+through the backend at start, keeping each mapping's UUID so that its checkpoints still match.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+from pathlib import Path
+
+from moto.awslambda.utils import make_event_source_mapping_arn
+from moto.backends import get_backend
+
+log = logging.getLogger(__name__)
+
+MAPPING_FIELDS = {  # CreateEventSourceMapping parameter -> attribute of moto's EventSourceMapping
+    "EventSourceArn": "event_source_arn",
+    "BatchSize": "batch_size",
+    "StartingPosition": "starting_position",
+    "StartingPositionTimestamp": "starting_position_timestamp",
+    "Enabled": "enabled",
+    "BisectBatchOnFunctionError": "bisect_on_error",
+    "DestinationConfig": "destination_config",
+    "FunctionResponseTypes": "function_response_types",
+    "MaximumBatchingWindowInSeconds": "max_batch_window",
+    "MaximumRecordAgeInSeconds": "max_record_age",
+    "MaximumRetryAttempts": "max_retry_attempts",
+    "ParallelizationFactor": "parallelization_factor",
+    "TumblingWindowInSeconds": "tumbling_window",
+    "FilterCriteria": "filter_criteria",
+    "Tags": "tags",
+}
+
+
+def _function(fn) -> dict:
+    return {
+        "FunctionName": fn.function_name,
+        "Runtime": fn.run_time,
+        "Role": fn.role,
+        "Handler": fn.handler,
+        "Description": fn.description,
+        "Timeout": fn.timeout,
+        "MemorySize": fn.memory_size,
+        "Environment": {"Variables": dict(fn.environment_vars)},
+        "Tags": dict(fn.tags),
+        "Architectures": list(fn.architectures),
+        "Code": {"ZipFile": base64.b64encode(fn.code_bytes).decode("ascii")},
+    }
+
+
+def _mapping(esm) -> dict:
+    spec = {name: getattr(esm, attribute) for name, attribute in MAPPING_FIELDS.items()
+            if getattr(esm, attribute) is not None}
+    return {"UUID": esm.uuid, "FunctionName": esm.function_arn, **spec}
+
+
+def save(path: Path) -> int:
+    """Write every function and event source mapping to `path` (atomically); returns how many."""
+    accounts = []
+    for account, regions in list(get_backend("lambda").items()):
+        for region, backend in list(regions.items()):
+            functions = [_function(fn) for fn in backend.list_functions() if getattr(fn, "code_bytes", None)]
+            mappings = [_mapping(esm) for esm in backend._event_source_mappings.values()]
+            if functions or mappings:
+                accounts.append({"account": account, "region": region, "functions": functions, "mappings": mappings})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(accounts))
+    os.replace(partial, path)
+    return sum(len(a["functions"]) + len(a["mappings"]) for a in accounts)
+
+
+def restore(path: Path) -> int:
+    """Create the saved functions and mappings in this process's moto backends; returns how many."""
+    if not path.exists():
+        return 0
+    restored = 0
+    for entry in json.loads(path.read_text()):
+        backend = get_backend("lambda")[entry["account"]][entry["region"]]
+        for spec in entry["functions"]:
+            try:
+                backend.create_function(spec)
+                restored += 1
+            except Exception as error:  # e.g. its role was deleted: keep the others
+                log.warning("could not restore Lambda function %s: %s", spec["FunctionName"], error)
+        for spec in entry["mappings"]:
+            saved_id = spec.pop("UUID")
+            try:
+                esm = backend.create_event_source_mapping(spec)
+            except Exception as error:  # e.g. its stream or function is gone
+                log.warning("could not restore event source mapping %s: %s", saved_id, error)
+                continue
+            backend._event_source_mappings.pop(esm.uuid)
+            esm.uuid = saved_id
+            esm.arn = make_event_source_mapping_arn(entry["region"], entry["account"], saved_id)
+            backend._event_source_mappings[saved_id] = esm
+            restored += 1
+    return restored

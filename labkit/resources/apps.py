@@ -1,0 +1,188 @@
+"""Flink applications, as the Managed Flink console has them: create, configure runtime properties, run
+(fresh or with the latest snapshot), stop (with a snapshot), status, snapshots, logs, dashboard.
+
+The same kinesisanalyticsv2 calls serve both targets; on `local` the stack runs the applications on its
+Flink session cluster (labkit/local/managed_flink.py).
+"""
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from pathlib import Path
+
+from ..clients import client
+from ..config import FLINK_DIR, NAMES, settings
+from ..errors import BadParameter, LabError, ResourceMissing
+from ..progress import wait_until
+from . import buckets, roles, tags
+
+RUNTIME = "FLINK-1_20"
+APP_FOLDERS = {NAMES.anomaly_app: "anomaly_detection", NAMES.max_speed_app: "max_wind_speed"}
+LOCAL_ONLY_GROUPS = {"kinesis.client"}  # the local endpoint: the local stack adds it itself
+START_TIMEOUT_S = 300
+STOP_TIMEOUT_S = 240
+
+
+def _folder(name: str) -> str:
+    if name not in APP_FOLDERS:
+        raise BadParameter(f"{name!r} is not a lab application; use one of {', '.join(APP_FOLDERS)}.")
+    return APP_FOLDERS[name]
+
+
+def package(name: str) -> Path:
+    """The deployable zip of an application (main.py, its modules, lib/ connector jar), built by Maven."""
+    path = FLINK_DIR / "target" / f"{_folder(name)}.zip"
+    if not path.exists():
+        raise LabError(f"{path} is missing: build the Flink applications with `make setup` "
+                       "(it runs `mvn -f flink/pom.xml package`).")
+    return path
+
+
+def default_properties(name: str) -> dict[str, dict[str, str]]:
+    """The application's property groups from its application_properties.json, without local-only groups."""
+    groups = json.loads((FLINK_DIR / _folder(name) / "application_properties.json").read_text())
+    return {g["PropertyGroupId"]: g["PropertyMap"] for g in groups if g["PropertyGroupId"] not in LOCAL_ONLY_GROUPS}
+
+
+def _groups(properties: dict[str, dict[str, str]]) -> list[dict]:
+    return [{"PropertyGroupId": group, "PropertyMap": {k: str(v) for k, v in values.items()}}
+            for group, values in properties.items()]
+
+
+def describe(name: str) -> dict:
+    kda = client("kinesisanalyticsv2")
+    try:
+        return kda.describe_application(ApplicationName=name)["ApplicationDetail"]
+    except kda.exceptions.ResourceNotFoundException:
+        raise ResourceMissing("Flink application", name, f"Create it with lab.apps.create({name!r}).") from None
+
+
+def status(name: str) -> str:
+    """READY, STARTING, RUNNING, STOPPING, ... as the console shows it."""
+    return describe(name)["ApplicationStatus"]
+
+
+def properties(name: str) -> dict[str, dict[str, str]]:
+    """The application's runtime properties, by property group."""
+    config = describe(name).get("ApplicationConfigurationDescription") or {}
+    groups = (config.get("EnvironmentPropertyDescriptions") or {}).get("PropertyGroupDescriptions") or []
+    return {g["PropertyGroupId"]: g["PropertyMap"] for g in groups}
+
+
+def create(name: str, **lab_properties) -> dict:
+    """Upload the code to S3 and create the application with its runtime properties (idempotent:
+    an existing application gets the new code and properties)."""
+    key = f"{_folder(name)}.zip"
+    bucket_arn = buckets.upload(package(name), key)
+    props = default_properties(name)
+    props["lab"] = {**props.get("lab", {}), **{k: str(v) for k, v in lab_properties.items()}}
+    kda = client("kinesisanalyticsv2")
+    try:
+        current = describe(name)
+    except ResourceMissing:
+        kda.create_application(
+            ApplicationName=name, RuntimeEnvironment=RUNTIME, ServiceExecutionRole=roles.ensure(),
+            ApplicationConfiguration={
+                "ApplicationCodeConfiguration": {"CodeContentType": "ZIPFILE", "CodeContent": {
+                    "S3ContentLocation": {"BucketARN": bucket_arn, "FileKey": key}}},
+                "EnvironmentProperties": {"PropertyGroups": _groups(props)},
+                "ApplicationSnapshotConfiguration": {"SnapshotsEnabled": True},
+            },
+            Tags=tags.as_list(),
+        )
+        return describe(name)
+    kda.update_application(
+        ApplicationName=name, CurrentApplicationVersionId=current["ApplicationVersionId"],
+        ApplicationConfigurationUpdate={
+            "ApplicationCodeConfigurationUpdate": {"CodeContentUpdate": {"S3ContentLocationUpdate": {
+                "BucketARNUpdate": bucket_arn, "FileKeyUpdate": key}}},
+            "EnvironmentPropertyUpdates": {"PropertyGroups": _groups(props)},
+        })
+    return describe(name)
+
+
+def configure(name: str, group: str = "lab", **values) -> dict[str, dict[str, str]]:
+    """Set runtime properties in one group (console: Configure > Runtime properties); others are kept."""
+    current = describe(name)
+    props = properties(name)
+    props[group] = {**props.get(group, {}), **{k: str(v) for k, v in values.items()}}
+    client("kinesisanalyticsv2").update_application(
+        ApplicationName=name, CurrentApplicationVersionId=current["ApplicationVersionId"],
+        ApplicationConfigurationUpdate={"EnvironmentPropertyUpdates": {"PropertyGroups": _groups(props)}})
+    return props
+
+
+def _start_error(name: str) -> str:
+    if not settings().is_local:
+        return "see the application's CloudWatch logs"
+    from ..local import control
+
+    flink = control.status().get("components", {}).get("flink", {})
+    return (flink.get("applications", {}).get(name) or {}).get("error") or "see `labkit flink logs`"
+
+
+def run(name: str, from_latest_snapshot: bool = True, quiet: bool = False) -> str:
+    """Start the application (console: Run, "with latest snapshot" by default) and wait until RUNNING."""
+    if status(name) == "RUNNING":
+        return "RUNNING"
+    restore = "RESTORE_FROM_LATEST_SNAPSHOT" if from_latest_snapshot else "SKIP_RESTORE_FROM_SNAPSHOT"
+    client("kinesisanalyticsv2").start_application(
+        ApplicationName=name, RunConfiguration={"ApplicationRestoreConfiguration": {"ApplicationRestoreType": restore}})
+
+    def started():
+        now = status(name)
+        if now == "READY":
+            raise LabError(f"{name} did not start: {_start_error(name)}")
+        return now == "RUNNING"
+
+    wait_until(started, START_TIMEOUT_S, f"{name} to run", quiet=quiet, interval_s=1,
+               on_timeout=f"Open the Flink dashboard ({dashboard_url(name)}) to see why.")
+    return "RUNNING"
+
+
+def stop(name: str, snapshot: bool = True, quiet: bool = False) -> str:
+    """Stop the application; with `snapshot` (the default) it takes one first, to run from later."""
+    if status(name) == "READY":
+        return "READY"
+    client("kinesisanalyticsv2").stop_application(ApplicationName=name, Force=not snapshot)
+    wait_until(lambda: status(name) == "READY", STOP_TIMEOUT_S, f"{name} to stop", quiet=quiet, interval_s=1)
+    return "READY"
+
+
+def snapshots(name: str) -> list[dict]:
+    """The application's snapshots, newest first."""
+    return client("kinesisanalyticsv2").list_application_snapshots(ApplicationName=name)["SnapshotSummaries"]
+
+
+def delete(name: str) -> bool:
+    """Stop (without snapshot) and delete the application; False if it did not exist."""
+    try:
+        current = describe(name)
+    except ResourceMissing:
+        return False
+    if current["ApplicationStatus"] != "READY":
+        stop(name, snapshot=False, quiet=True)
+    client("kinesisanalyticsv2").delete_application(ApplicationName=name, CreateTimestamp=current["CreateTimestamp"])
+    return True
+
+
+def dashboard_url(name: str) -> str:
+    """Where to watch the job: the local Flink dashboard, or the application's page in the AWS console."""
+    s = settings()
+    if s.is_local:
+        return s.flink_url
+    return f"https://console.aws.amazon.com/flink/home?region={s.region}#/applications/{name}"
+
+
+def logs(name: str, lines: int = 100) -> str:
+    """The job's recent log lines (local: the Flink cluster's logs; aws: its CloudWatch log stream)."""
+    s = settings()
+    if s.is_local:
+        with urllib.request.urlopen(f"{s.service_url}/api/flink/logs?lines={lines}", timeout=10) as answer:
+            files = json.load(answer)
+        return "\n".join(f"==> {file} <==\n{text}" for file, text in files.items())
+    group = f"/aws/kinesis-analytics/{name}"
+    events = client("logs").filter_log_events(logGroupName=group, startTime=int((time.time() - 3600) * 1000),
+                                              limit=lines)["events"]
+    return "\n".join(e["message"] for e in events)

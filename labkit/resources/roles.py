@@ -1,0 +1,51 @@
+"""The lab's execution role, assumed by Managed Flink and Lambda; its policy names the lab's resources."""
+from __future__ import annotations
+
+import json
+
+from ..clients import client
+from ..config import LOCAL_ACCOUNT_ID, NAMES, settings
+from . import tags
+
+TRUSTED_SERVICES = ["kinesisanalytics.amazonaws.com", "lambda.amazonaws.com"]
+
+
+def _arn(service: str, resource: str) -> str:
+    s = settings()
+    account = LOCAL_ACCOUNT_ID if s.is_local else client("sts").get_caller_identity()["Account"]
+    return f"arn:aws:{service}:{s.region}:{account}:{resource}"
+
+
+def policy() -> dict:
+    """Least privilege: each action on the lab's own streams, tables, topic, bucket and logs only."""
+    streams = [_arn("kinesis", f"stream/{n}") for n in (NAMES.wind_stream, NAMES.anomaly_stream, NAMES.max_speed_stream)]
+    tables = [_arn("dynamodb", f"table/{n}") for n in (NAMES.wind_table, NAMES.diy_table)]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Resource": streams, "Action": [
+                "kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:ListShards",
+                "kinesis:GetShardIterator", "kinesis:GetRecords", "kinesis:PutRecord", "kinesis:PutRecords"]},
+            {"Effect": "Allow", "Resource": tables, "Action": [
+                "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"]},
+            {"Effect": "Allow", "Resource": [_arn("sns", NAMES.topic)], "Action": ["sns:Publish"]},
+            {"Effect": "Allow", "Resource": [f"arn:aws:s3:::{NAMES.bucket}/*"], "Action": ["s3:GetObject"]},
+            {"Effect": "Allow", "Resource": [_arn("logs", "log-group:/aws/lambda/*"),
+                                             _arn("logs", "log-group:/aws/kinesis-analytics/*")],
+             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]},
+        ],
+    }
+
+
+def ensure() -> str:
+    """Create the role (idempotent) with its inline policy; return its ARN."""
+    iam = client("iam")
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": TRUSTED_SERVICES}, "Action": "sts:AssumeRole"}]}
+    try:
+        arn = iam.get_role(RoleName=NAMES.role)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        arn = iam.create_role(RoleName=NAMES.role, AssumeRolePolicyDocument=json.dumps(trust),
+                              Description="Lab 22 wind farm: Managed Flink and Lambda", Tags=tags.as_list())["Role"]["Arn"]
+    iam.put_role_policy(RoleName=NAMES.role, PolicyName=f"{NAMES.role}Policy", PolicyDocument=json.dumps(policy()))
+    return arn

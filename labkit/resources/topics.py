@@ -1,0 +1,102 @@
+"""SNS topics and e-mail subscriptions: create / describe / delete (idempotent, tagged).
+
+    topics.create("AnomalyNotification")                        # SNS > Topics > Create topic (Standard)
+    topics.subscribe_email("me@example.com")                    # Create subscription, protocol Email
+
+On AWS an e-mail subscription stays "pending confirmation" until the address owner clicks the link in the
+confirmation mail; on the local target it is confirmed at once and mail lands in `labkit.inbox()`.
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+
+from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError
+
+from ..clients import client
+from ..config import NAMES, settings
+from ..errors import BadParameter, LabError, ResourceMissing, StackNotRunning
+from . import tags
+
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def missing(name: str) -> ResourceMissing:
+    return ResourceMissing("SNS topic", name,
+                           f"Create it with `labkit.resources.topics.create({name!r})` and try again.")
+
+
+@contextlib.contextmanager
+def _sns_errors(name: str):
+    try:
+        yield
+    except ClientError as error:
+        code, message = error.response["Error"]["Code"], error.response["Error"].get("Message", "")
+        if code == "NotFound":
+            raise missing(name) from error
+        if code == "InvalidParameter":
+            raise BadParameter(f"SNS refused the request for topic {name!r}: {message}") from error
+        raise LabError(f"SNS call on topic {name!r} failed ({code}): {message}") from error
+    except BotoConnectionError as error:
+        s = settings()
+        if s.is_local:
+            raise StackNotRunning(f"nothing answers on {s.endpoint_url}") from error
+        raise LabError(f"cannot reach SNS in {s.region}: {error}. Check your network and try again.") from error
+
+
+def create(name: str = NAMES.topic) -> str:
+    """Create the standard topic (or keep the existing one), tagged; return its ARN."""
+    with _sns_errors(name):
+        return client("sns").create_topic(Name=name, Tags=tags.as_list())["TopicArn"]
+
+
+def arn(name: str = NAMES.topic) -> str:
+    """The ARN of an existing topic; ResourceMissing if there is none."""
+    request: dict = {}
+    with _sns_errors(name):
+        while True:
+            page = client("sns").list_topics(**request)
+            for topic in page["Topics"]:
+                if topic["TopicArn"].rsplit(":", 1)[-1] == name:
+                    return topic["TopicArn"]
+            if not page.get("NextToken"):
+                raise missing(name)
+            request["NextToken"] = page["NextToken"]
+
+
+def subscriptions(topic: str = NAMES.topic) -> list[dict]:
+    """The topic's subscriptions: protocol, endpoint (the address), ARN and whether it is confirmed."""
+    sns, topic_arn, request, found = client("sns"), arn(topic), {}, []
+    with _sns_errors(topic):
+        while True:
+            page = sns.list_subscriptions_by_topic(TopicArn=topic_arn, **request)
+            found += [{"protocol": s["Protocol"], "endpoint": s["Endpoint"], "arn": s["SubscriptionArn"],
+                       "confirmed": s["SubscriptionArn"] not in ("PendingConfirmation", "Deleted")}
+                      for s in page["Subscriptions"]]
+            if not page.get("NextToken"):
+                return found
+            request["NextToken"] = page["NextToken"]
+
+
+def subscribe_email(address: str, topic: str = NAMES.topic) -> dict:
+    """Subscribe an e-mail address to the topic (idempotent): {"arn", "endpoint", "confirmed"}."""
+    if not isinstance(address, str) or not EMAIL.fullmatch(address):
+        raise BadParameter(f"{address!r} is not an e-mail address; give one like student@example.com.")
+    sns, topic_arn = client("sns"), arn(topic)
+    with _sns_errors(topic):
+        subscription = sns.subscribe(TopicArn=topic_arn, Protocol="email", Endpoint=address,
+                                     ReturnSubscriptionArn=True)["SubscriptionArn"]
+        pending = sns.get_subscription_attributes(SubscriptionArn=subscription)["Attributes"].get(
+            "PendingConfirmation", "false")
+    return {"arn": subscription, "endpoint": address, "confirmed": pending == "false"}
+
+
+def delete(name: str = NAMES.topic) -> bool:
+    """Delete the topic and its subscriptions; False when there was none."""
+    try:
+        topic_arn = arn(name)
+    except ResourceMissing:
+        return False
+    with _sns_errors(name):
+        client("sns").delete_topic(TopicArn=topic_arn)
+    return True

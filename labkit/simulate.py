@@ -1,0 +1,92 @@
+"""Start, stop and watch the Wind Turbine Simulator from a notebook or the CLI.
+
+    simulate.start("WindDataStream", "anomaly", rate=50)   # the page's "Wind speed anomaly data set" Start
+    simulate.status()                                       # records sent, rate, errors
+    simulate.stop()
+
+On the local target the simulator runs inside the local stack (so it keeps sending while notebooks change)
+and these calls go to its API; on the aws target it runs in this process and sends to real Kinesis.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import urllib.error
+import urllib.request
+
+from .config import NAMES, settings
+from .errors import BadParameter, LabError, StackNotRunning
+from .progress import wait_until
+from .resources import streams
+from .simulator import DEFAULT_RATE, Simulator
+
+API_TIMEOUT_S = 120  # a start or stop may wait for the current PutRecords call to finish
+ENDED = ("idle", "finished", "stopped", "failed")
+
+
+@functools.lru_cache(maxsize=1)
+def _in_process() -> Simulator:
+    return Simulator(settings().state_dir / "simulator")
+
+
+def _api(path: str, body: dict | None = None) -> dict:
+    """Call the stack's simulator API; its errors come back as the same LabError sentences."""
+    s = settings()
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{s.service_url}/api/simulator{path}", data=data,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=API_TIMEOUT_S) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as error:
+        try:
+            answer = json.load(error)
+        except ValueError:
+            answer = {"error": f"the simulator service answered HTTP {error.code}; see `labkit status`."}
+        if answer.get("missing_stream"):
+            raise streams.missing(answer["missing_stream"]) from None
+        raise (BadParameter if error.code == 400 else LabError)(answer["error"]) from None
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+        raise StackNotRunning(f"nothing answers on {s.service_url}") from error
+
+
+def start(stream: str = NAMES.wind_stream, dataset: str = "wind", rate: float = DEFAULT_RATE,
+          loop: bool = False, timestamps: str = "live") -> dict:
+    """Send data set `dataset` ("wind", "anomaly" or "health") to `stream` at `rate` records/s, in the
+    background; a run already going is stopped first. timestamps="live" stamps each record with its send
+    time, "file" keeps the data set's times. Returns the status."""
+    if settings().is_local:
+        return _api("/start", {"stream": stream, "dataset": dataset, "rate": rate, "loop": loop,
+                               "timestamps": timestamps})
+    return _in_process().start(stream, dataset, rate, loop, timestamps)
+
+
+def stop() -> dict:
+    """Stop sending; returns the final status."""
+    return _api("/stop", {}) if settings().is_local else _in_process().stop()
+
+
+def status() -> dict:
+    """The current run: state (idle, running, finished, stopped, failed), stream, dataset, sent, failed,
+    retried, pending, total, rate_actual, last_error, sent_log."""
+    return _api("") if settings().is_local else _in_process().status()
+
+
+def wait(timeout_s: float = 600, quiet: bool = False) -> dict:
+    """Wait (with progress) until the current run has sent its whole data set, or ended otherwise."""
+    wait_until(lambda: status()["state"] in ENDED, timeout_s, "the simulator to send its data set", quiet=quiet,
+               on_timeout="It is still sending: `simulate.status()` shows how far it got.")
+    return status()
+
+
+def summary(report: dict) -> str:
+    """One line that says what the simulator is doing, for people."""
+    if report["state"] == "idle":
+        return "Simulator idle: start a data set to send records."
+    what = f"“{report['title']}” to {report['stream']}"
+    counts = (f"{report['sent']:,} of {report['total']:,} records sent · {report['rate_actual']:,} records/s · "
+              f"{report['failed']:,} errors")
+    doing = {"running": "Sending", "finished": "Finished sending", "stopped": "Stopped sending",
+             "failed": "Failed sending"}[report["state"]]
+    line = f"{doing} {what}: {counts}"
+    return f"{line}\nLast error: {report['last_error']}" if report["last_error"] else line

@@ -1,0 +1,90 @@
+"""AnalyticsDestinationFunction: anomaly records from AnomalyDetectionStream into WindDataTable.
+
+Trigger: the Kinesis stream AnomalyDetectionStream (event source mapping, ReportBatchItemFailures).
+Environment: OUTPUT_TABLE_NAME (default WindDataTable).
+
+One item per record. The key cannot collide and a replayed record overwrites itself: partition key
+`location`, sort key `reading_id` = "<event_time>#<event_id>"; an item AnomalyMessageDeliveryFunction has
+already mailed (it carries `alerted_at`) is kept as it is. Numbers are stored as numbers. A record
+in the original lab's shape {location, speed, score} has no event time or id: it gets the Kinesis arrival
+time and the record's eventID instead, which stay the same when that record is delivered again.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from datetime import datetime, timezone
+
+import kinesis_batch
+from kinesis_batch import MalformedRecord, number
+
+MAX_TEXT = 256  # characters of a text field; DynamoDB keys must stay small
+
+
+def _text(reading: dict, field: str, default: str | None = None) -> str:
+    value = reading.get(field, default)
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
+        raise MalformedRecord(f"{field!r} must be a non-empty string of at most {MAX_TEXT} characters, "
+                              f"got {value!r:.80}")
+    return value
+
+
+def _number(reading: dict, field: str) -> float:
+    value = reading.get(field)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise MalformedRecord(f"{field!r} must be a finite number, got {value!r:.80}")
+    return float(value)
+
+
+def _event_time(reading: dict, arrival_s: float) -> str:
+    if "event_time" not in reading:
+        return datetime.fromtimestamp(arrival_s, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    value = _text(reading, "event_time")
+    try:
+        aware = datetime.fromisoformat(value).tzinfo is not None
+    except ValueError:
+        aware = False
+    if not aware:
+        raise MalformedRecord("'event_time' must be ISO-8601 with a time zone, e.g. 2026-11-27T10:00:00.000Z, "
+                              f"got {value!r:.80}")
+    return value
+
+
+def handle_record(reading: dict, record_id: str, arrival_s: float) -> dict:
+    """The WindDataTable item for one anomaly record (no I/O); raises MalformedRecord saying what is wrong."""
+    if not isinstance(reading, dict):
+        raise MalformedRecord(f"expected a JSON object, got {type(reading).__name__}")
+    event_time = _event_time(reading, arrival_s)
+    event_id = _text(reading, "event_id", default=record_id)
+    item = {
+        "location": _text(reading, "location"),
+        "reading_id": f"{event_time}#{event_id}",
+        "timestamp": event_time,
+        "event_id": event_id,
+        "wind_speed": number(_number(reading, "speed")),
+        "anomaly_score": number(_number(reading, "score")),
+    }
+    if "turbine_id" in reading:
+        item["turbine_id"] = _text(reading, "turbine_id")
+    if isinstance(reading.get("stuck"), bool):
+        item["stuck"] = reading["stuck"]
+    if isinstance(reading.get("rule"), str):
+        item["rule"] = _text(reading, "rule")
+    attribution = reading.get("attribution")
+    if isinstance(attribution, dict):
+        item["attribution"] = {str(k)[:32]: number(_number(attribution, k)) for k in list(attribution)[:16]}
+    return item
+
+
+def _store(record: dict) -> None:
+    try:
+        reading = json.loads(kinesis_batch.data(record))
+    except ValueError as error:  # not UTF-8, not JSON
+        raise MalformedRecord(f"data is not JSON: {error}") from None
+    item = handle_record(reading, record["eventID"], record["kinesis"]["approximateArrivalTimestamp"])
+    kinesis_batch.put_item(os.environ.get("OUTPUT_TABLE_NAME", "WindDataTable"), item, unless="alerted_at")
+
+
+def handler(event, context):
+    return kinesis_batch.process(event, _store)

@@ -1,0 +1,150 @@
+"""AnomalyMessageDeliveryFunction: one e-mail per anomaly in WindDataTable, each anomaly mailed once.
+
+Run it by hand (the console's Test button) or on a schedule; the event's content is not used.
+Environment: OUTPUT_TABLE_NAME (default WindDataTable), SNS_TOPIC_ARN (the AnomalyNotification topic),
+THRESHOLD (default 2, the lab's).
+
+A reading is anomalous when its anomaly_score is at least THRESHOLD (compared as numbers) or the detector
+flagged a stuck sensor. Consecutive anomalous readings of one location are ONE anomaly event (a spike
+also lifts the next few scores). Before publishing, the function marks the event's first reading with
+`alerted_at` through a conditional write, so a second run, or a concurrent one, sends nothing again; if
+publishing fails the mark is taken back and the next run retries.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+from datetime import datetime, timezone
+
+import boto3
+from botocore.exceptions import ClientError
+
+SUBJECT = "Abnormal Wind Turbine Speed Detected"
+GUIDANCE = (
+    "Safe operating guidance: a wind turbine produces its maximum capacity in winds of roughly 30 to 55 mph. "
+    "When the wind is above about 70 mph, start the shutdown procedure to protect the turbine from high wind."
+)
+FIELDS = ("location", "reading_id", "timestamp", "turbine_id", "wind_speed", "anomaly_score", "stuck", "alerted_at")
+
+log = logging.getLogger()
+log.setLevel(logging.INFO)
+
+
+def is_anomalous(item: dict, threshold: float) -> bool:
+    return float(item.get("anomaly_score", 0)) >= threshold or item.get("stuck") is True
+
+
+def anomaly_events(items: list[dict], threshold: float) -> list[list[dict]]:
+    """Runs of consecutive anomalous readings of one location, each run in time order (no I/O)."""
+    by_location = defaultdict(list)
+    for item in items:
+        by_location[item["location"]].append(item)
+    events = []
+    for readings in by_location.values():
+        run: list[dict] = []
+        for item in sorted(readings, key=lambda i: i["reading_id"]):
+            if is_anomalous(item, threshold):
+                run.append(item)
+            elif run:
+                events.append(run)
+                run = []
+        if run:
+            events.append(run)
+    return sorted(events, key=lambda run: run[0]["reading_id"])
+
+
+def _clean(value, limit: int = 64) -> str:
+    """Untrusted text for a mail body: printable, one line, at most `limit` characters."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in str(value)).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def message(event: list[dict], threshold: float) -> str:
+    """The e-mail body for one anomaly event (no I/O): where, how fast, how anomalous, when, what to do."""
+    peak = max(event, key=lambda item: float(item.get("anomaly_score", 0)))
+    turbine = f" (turbine {_clean(peak['turbine_id'])})" if peak.get("turbine_id") else ""
+    lines = [
+        f"Abnormal wind turbine speed detected at {_clean(peak['location'])}{turbine}.",
+        "",
+        f"  Wind speed:    {float(peak['wind_speed']):.1f} mph",
+        f"  Anomaly score: {float(peak['anomaly_score']):.2f} (alert threshold {threshold:g})",
+        f"  Time (UTC):    {_clean(peak['timestamp'], 40)}",
+    ]
+    if len(event) > 1:
+        lines.append(f"  Readings:      {len(event)} in a row, {_clean(event[0]['timestamp'], 40)} "
+                     f"to {_clean(event[-1]['timestamp'], 40)}")
+    if any(item.get("stuck") is True for item in event):
+        lines.append("  Note:          the same speed repeated many times: the anemometer may be stuck.")
+    return "\n".join([*lines, "", GUIDANCE])
+
+
+def _threshold() -> float:
+    raw = os.environ.get("THRESHOLD", "2")
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"THRESHOLD={raw!r} is not a number; set it to the alert score, e.g. 2.") from None
+
+
+def _scan(table) -> list[dict]:
+    names = {f"#f{i}": name for i, name in enumerate(FIELDS)}
+    request = {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
+    items = []
+    while True:
+        page = table.scan(**request)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _mark(table, item: dict, stamp: str, claim: bool) -> bool:
+    """Set (claim) or take back the event's `alerted_at` mark; False if another run holds it."""
+    key = {"location": item["location"], "reading_id": item["reading_id"]}
+    try:
+        if claim:
+            table.update_item(Key=key, UpdateExpression="SET alerted_at = :t",
+                              ConditionExpression="attribute_exists(reading_id) AND attribute_not_exists(alerted_at)",
+                              ExpressionAttributeValues={":t": stamp})
+        else:
+            table.update_item(Key=key, UpdateExpression="REMOVE alerted_at",
+                              ConditionExpression="alerted_at = :t", ExpressionAttributeValues={":t": stamp})
+        return True
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+def handler(event, context):
+    threshold = _threshold()
+    topic_arn = os.environ.get("SNS_TOPIC_ARN")
+    if not topic_arn:
+        raise ValueError("SNS_TOPIC_ARN is not set; set it to the ARN of the AnomalyNotification topic.")
+    table_name = os.environ.get("OUTPUT_TABLE_NAME", "WindDataTable")
+    table = boto3.resource("dynamodb").Table(table_name)
+    sns = boto3.client("sns")
+    try:
+        events = anomaly_events(_scan(table), threshold)
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ResourceNotFoundException":
+            raise RuntimeError(f"the DynamoDB table {table_name!r} does not exist; "
+                               "create it or fix OUTPUT_TABLE_NAME.") from error
+        raise
+    mailed = 0
+    for run in events:
+        first = run[0]
+        stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        if any("alerted_at" in item for item in run) or not _mark(table, first, stamp, claim=True):
+            continue
+        try:
+            sns.publish(TopicArn=topic_arn, Subject=SUBJECT, Message=message(run, threshold))
+        except Exception:
+            _mark(table, first, stamp, claim=False)
+            raise
+        mailed += 1
+        log.info("mailed the anomaly at %s starting %s", _clean(first["location"]), _clean(first["timestamp"], 40))
+    log.info("%d anomaly events at score >= %g; %d mailed now, %d mailed before", len(events), threshold, mailed,
+             len(events) - mailed)
+    return {"anomaly_events": len(events), "mailed": mailed, "already_mailed": len(events) - mailed}
