@@ -74,6 +74,28 @@ def cmd_inbox(args) -> int:
     return 0
 
 
+def cmd_flink(args) -> int:
+    from .resources import apps
+
+    if args.action == "create":
+        apps.create(args.name)
+    elif args.action == "run":
+        apps.run(args.name, from_latest_snapshot=args.from_latest_snapshot)
+    elif args.action == "stop":
+        apps.stop(args.name, snapshot=not args.no_snapshot)
+    elif args.action == "logs":
+        print(apps.logs(args.name, lines=args.lines))
+        return 0
+    names = [args.name] if getattr(args, "name", None) else list(apps.APP_FOLDERS)
+    report = {name: apps.summary(name) for name in names}
+    if getattr(args, "json", False):
+        print(json.dumps(report, indent=2, sort_keys=True, default=str))
+    else:
+        for name, app in report.items():
+            print(f"{name:<20} {app['status']:<10} snapshots: {app['snapshots']:<3} dashboard: {app['dashboard']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labkit", description="Lab 22 wind-farm course helper.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -101,6 +123,26 @@ def build_parser() -> argparse.ArgumentParser:
     sim_status = actions.add_parser("status", help="records sent, rate, errors")
     sim_status.add_argument("--json", action="store_true", help="machine-readable output")
     simulate.set_defaults(run=cmd_simulate)
+
+    flink = sub.add_parser("flink", help="the Flink applications (Managed Flink console actions)")
+    flink_actions = flink.add_subparsers(dest="action", required=True)
+    names = ", ".join((NAMES.anomaly_app, NAMES.max_speed_app))
+    flink_actions.add_parser("create", help="upload the code and create the application").add_argument(
+        "name", help=names)
+    flink_run = flink_actions.add_parser("run", help="run the application and wait until it is RUNNING")
+    flink_run.add_argument("name", help=names)
+    flink_run.add_argument("--from-latest-snapshot", action="store_true",
+                           help="restore the latest snapshot (console: Run with latest snapshot)")
+    flink_stop = flink_actions.add_parser("stop", help="stop the application, taking a snapshot")
+    flink_stop.add_argument("name", help=names)
+    flink_stop.add_argument("--no-snapshot", action="store_true", help="stop without a snapshot (Force)")
+    flink_logs = flink_actions.add_parser("logs", help="recent log lines of the Flink job")
+    flink_logs.add_argument("name", help=names)
+    flink_logs.add_argument("--lines", type=int, default=100)
+    flink_status = flink_actions.add_parser("status", help="status, snapshots and dashboard of the applications")
+    flink_status.add_argument("name", nargs="?", help=f"one application (default: {names})")
+    flink_status.add_argument("--json", action="store_true", help="machine-readable output")
+    flink.set_defaults(run=cmd_flink)
 
     inbox = sub.add_parser("inbox", help="the e-mail SNS topics sent to their subscribers (local target)")
     inbox.add_argument("--json", action="store_true", help="machine-readable output")

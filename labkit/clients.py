@@ -5,20 +5,43 @@ import functools
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import EndpointConnectionError
 
 from .config import settings
+from .errors import StackNotRunning
 
 # The local endpoint accepts any key; these are placeholders, never real credentials.
 _LOCAL_KEYS = {"aws_access_key_id": "labkit-local", "aws_secret_access_key": "labkit-local"}
 
 
+class _LocalClient:
+    """A boto3 client of the local endpoint whose calls say "start the stack" when nothing answers."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._inner, name)
+        if name.startswith("_") or not callable(attribute) or name in ("get_paginator", "get_waiter"):
+            return attribute
+
+        @functools.wraps(attribute)
+        def call(*args, **kwargs):
+            try:
+                return attribute(*args, **kwargs)
+            except EndpointConnectionError as error:
+                raise StackNotRunning(f"nothing answers on {self._inner.meta.endpoint_url}") from error
+
+        return call
+
+
 @functools.lru_cache(maxsize=None)
 def _client(service: str, target: str, region: str, endpoint_url: str | None):
-    extra = _LOCAL_KEYS if target == "local" else {}
     config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=60)
-    return boto3.session.Session().client(
-        service, region_name=region, endpoint_url=endpoint_url, config=config, **extra
-    )
+    if target != "local":
+        return boto3.session.Session().client(service, region_name=region, config=config)
+    return _LocalClient(boto3.session.Session().client(
+        service, region_name=region, endpoint_url=endpoint_url, config=config, **_LOCAL_KEYS))
 
 
 def client(service: str):

@@ -58,6 +58,11 @@ def describe(name: str) -> dict:
         raise ResourceMissing("Flink application", name, f"Create it with lab.apps.create({name!r}).") from None
 
 
+def exists(name: str) -> bool:
+    summaries = client("kinesisanalyticsv2").list_applications()["ApplicationSummaries"]
+    return any(summary["ApplicationName"] == name for summary in summaries)
+
+
 def status(name: str) -> str:
     """READY, STARTING, RUNNING, STOPPING, ... as the console shows it."""
     return describe(name)["ApplicationStatus"]
@@ -78,9 +83,7 @@ def create(name: str, **lab_properties) -> dict:
     props = default_properties(name)
     props["lab"] = {**props.get("lab", {}), **{k: str(v) for k, v in lab_properties.items()}}
     kda = client("kinesisanalyticsv2")
-    try:
-        current = describe(name)
-    except ResourceMissing:
+    if not exists(name):
         kda.create_application(
             ApplicationName=name, RuntimeEnvironment=RUNTIME, ServiceExecutionRole=roles.ensure(),
             ApplicationConfiguration={
@@ -93,7 +96,7 @@ def create(name: str, **lab_properties) -> dict:
         )
         return describe(name)
     kda.update_application(
-        ApplicationName=name, CurrentApplicationVersionId=current["ApplicationVersionId"],
+        ApplicationName=name, CurrentApplicationVersionId=describe(name)["ApplicationVersionId"],
         ApplicationConfigurationUpdate={
             "ApplicationCodeConfigurationUpdate": {"CodeContentUpdate": {"S3ContentLocationUpdate": {
                 "BucketARNUpdate": bucket_arn, "FileKeyUpdate": key}}},
@@ -153,6 +156,15 @@ def stop(name: str, snapshot: bool = True, quiet: bool = False) -> str:
 def snapshots(name: str) -> list[dict]:
     """The application's snapshots, newest first."""
     return client("kinesisanalyticsv2").list_application_snapshots(ApplicationName=name)["SnapshotSummaries"]
+
+
+def summary(name: str) -> dict:
+    """Status, snapshot count and dashboard of an application ("not created" when there is none)."""
+    try:
+        current = status(name)
+    except ResourceMissing:
+        return {"status": "not created", "snapshots": 0, "dashboard": dashboard_url(name)}
+    return {"status": current, "snapshots": len(snapshots(name)), "dashboard": dashboard_url(name)}
 
 
 def delete(name: str) -> bool:
