@@ -1,9 +1,15 @@
 """Check cells: each verifies one expected outcome and prints ✓, or raises CheckFailed saying what to do."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .config import settings
-from .errors import LabError
+from .errors import LabError, ResourceMissing, WaitTimedOut
 from .local import control
+from .progress import wait_until
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class CheckFailed(LabError, AssertionError):
@@ -28,3 +34,455 @@ def stack_is_healthy() -> dict:
     identity = client("sts").get_caller_identity()
     passed(f"AWS credentials work (account {identity['Account']}, region {s.region})")
     return identity
+
+
+# -- helpers -------------------------------------------------------------------------------------------
+
+def _exists(describe, *args):
+    """describe(*args), or None when the resource does not exist."""
+    try:
+        return describe(*args)
+    except ResourceMissing:
+        return None
+
+
+def _wait(condition, timeout_s: float, what: str, on_timeout: str, interval_s: float = 1.0):
+    """Wait (with progress) for `condition`; CheckFailed saying `on_timeout` if it never holds."""
+    try:
+        return wait_until(condition, timeout_s, what, interval_s=interval_s)
+    except WaitTimedOut as error:
+        raise CheckFailed(f"{error} {on_timeout}") from None
+
+
+def _when(timestamp) -> str:
+    import pandas as pd
+
+    return pd.Timestamp(timestamp).strftime("%H:%M:%S UTC")
+
+
+# -- Kinesis streams and the simulator -----------------------------------------------------------------
+
+def stream_is_active(name: str) -> dict:
+    """The stream exists and takes records."""
+    from .resources import streams
+
+    stream = _exists(streams.describe, name)
+    if stream is None:
+        raise CheckFailed(f"there is no stream {name} yet: run the cell above (`lab.streams.create({name!r})`), "
+                          "then this check again.")
+    if stream["status"] not in ("ACTIVE", "UPDATING"):
+        raise CheckFailed(f"stream {name} is {stream['status']}: wait a few seconds and run this check again.")
+    passed(f"stream {name} is ACTIVE with {len(stream['shards'])} shard(s)")
+    return stream
+
+
+def simulator_can_send(stream: str) -> dict:
+    """The simulator answers and its target stream is ACTIVE (the page's Submit)."""
+    from . import simulate
+
+    try:
+        report = simulate.status()
+    except LabError as error:
+        raise CheckFailed(f"the simulator does not answer: {error}") from error
+    stream_is_active(stream)
+    passed(f"the simulator is ready ({report['state']}); press Start to send a data set to {stream}")
+    return report
+
+
+def _simulator_run(stream: str, dataset: str) -> dict:
+    from . import simulate
+    from .datasets import TITLES
+
+    report = simulate.status()
+    if report["state"] == "idle":
+        raise CheckFailed(f"the simulator has not started: press Start for “{TITLES[dataset]}” (or run the cell "
+                          "above).")
+    if (report["stream"], report["dataset"]) != (stream, dataset):
+        raise CheckFailed(f"the simulator's last run sent “{report['title']}” to {report['stream']}: choose "
+                          f"“{TITLES[dataset]}”, type {stream} as the stream name and press Start again.")
+    if report["state"] in ("failed", "stopped"):
+        reason = report["last_error"] or "the Stop button was pressed"
+        raise CheckFailed(f"the simulator {report['state']} after {report['sent']:,} of {report['total']:,} "
+                          f"records ({reason}). Press Start to send the data set again.")
+    return report
+
+
+def simulator_is_sending(stream: str, dataset: str) -> dict:
+    """The simulator's current run sends `dataset` to `stream` (or has sent all of it)."""
+    report = _simulator_run(stream, dataset)
+    passed(f"the simulator sends “{report['title']}” to {stream}: {report['sent']:,} of {report['total']:,} "
+           "records so far")
+    return report
+
+
+def simulator_finished(stream: str, dataset: str, timeout_s: float = 300) -> dict:
+    """The simulator sent the whole of `dataset` to `stream` (waits for the run to end)."""
+    from . import simulate
+
+    _simulator_run(stream, dataset)
+    _wait(lambda: simulate.status()["state"] != "running", timeout_s, "the simulator to send its data set",
+          "It is still sending: raise the rate in the simulator panel, or run this check again later.")
+    report = _simulator_run(stream, dataset)
+    passed(f"the simulator sent all {report['sent']:,} records of “{report['title']}” to {stream}")
+    return report
+
+
+def stream_has_records(name: str, at_least: int = 1, timeout_s: float = 180) -> int:
+    """At least `at_least` records are in the stream (waits for them to arrive)."""
+    from .ui.feeds import StreamFeed
+
+    stream_is_active(name)
+    feed = StreamFeed(name)
+    _wait(lambda: len(feed()) >= at_least, timeout_s, f"{at_least:,} record(s) in {name}",
+          f"Only {len(feed.frame):,} arrived. Is what writes to {name} running (the simulator, or the app's status)?")
+    passed(f"{name} holds {len(feed.frame):,} records")
+    return len(feed.frame)
+
+
+def plot_shows_readings(data: pd.DataFrame, locations: int = 5) -> None:
+    """The live plot drew wind readings from `locations` locations."""
+    if not len(data) or "speed" not in data:
+        raise CheckFailed("the plot got no wind readings: start the simulator (step 3) and run the plot cell again.")
+    seen = data["location"].nunique()
+    if seen < locations:
+        raise CheckFailed(f"the plot shows {seen} of {locations} locations: let the simulator send longer (or "
+                          "start it again) and run the plot cell again.")
+    passed(f"the plot shows {len(data):,} readings from {seen} locations, the newest at "
+           f"{_when(data['event_time'].max())}")
+
+
+def viewer_shows_records(frame: pd.DataFrame | None, fields=("event_id", "event_time", "location", "speed")) -> None:
+    """The data viewer got records with the reading's fields."""
+    if frame is None or not len(frame):
+        raise CheckFailed("the data viewer shows no records yet: press Get records (with Trim horizon) or run the "
+                          "cell above; if it stays empty, start the simulator first.")
+    absent = [f for f in fields if f not in frame]
+    if absent:
+        raise CheckFailed(f"the records have no {', '.join(absent)}: is the simulator sending to this stream?")
+    passed(f"the data viewer shows {len(frame)} records, e.g. {frame.iloc[0]['location']} at "
+           f"{frame.iloc[0]['speed']} mph")
+
+
+# -- Flink applications --------------------------------------------------------------------------------
+
+def app_is_created(name: str) -> dict:
+    """The Flink application exists (READY, or already RUNNING from an earlier run)."""
+    from .resources import apps
+
+    app = _exists(apps.describe, name)
+    if app is None:
+        raise CheckFailed(f"there is no application {name}: run the cell above (`lab.apps.create({name!r})`).")
+    passed(f"application {name} exists ({app['ApplicationStatus']}, runtime {app['RuntimeEnvironment']})")
+    return app
+
+
+def app_has_properties(name: str, group: str = "lab", **expected) -> dict:
+    """The application's runtime property group `group` holds `expected` (values compared as text)."""
+    from .resources import apps
+
+    if _exists(apps.describe, name) is None:
+        raise CheckFailed(f"there is no application {name}: create it first (`lab.apps.create({name!r})`).")
+    values = apps.properties(name).get(group)
+    if values is None:
+        raise CheckFailed(f"{name} has no property group {group!r}: add it (console: Configure > Runtime "
+                          f"properties > Add group) with `lab.apps.configure({name!r}, group={group!r}, ...)`.")
+    wrong = {key: value for key, value in expected.items() if values.get(key) != str(value)}
+    if wrong:
+        details = "; ".join(f"{key} is {values.get(key)!r}, should be {str(value)!r}" for key, value in wrong.items())
+        raise CheckFailed(f"{name}'s group {group!r}: {details}. Set them with `lab.apps.configure({name!r}, "
+                          f"group={group!r}, ...)`.")
+    passed(f"{name} reads its {group!r} properties: " + ", ".join(f"{k}={v}" for k, v in expected.items()))
+    return values
+
+
+def app_is_running(name: str) -> str:
+    """The Flink application is RUNNING."""
+    from .resources import apps
+
+    app = _exists(apps.describe, name)
+    if app is None:
+        raise CheckFailed(f"there is no application {name}: create and configure it (the steps above) first.")
+    state = app["ApplicationStatus"]
+    if state == "STARTING":
+        state = _wait(lambda: apps.status(name) != "STARTING" and apps.status(name), apps.START_TIMEOUT_S,
+                      f"{name} to start", f"Look at the Flink dashboard: {apps.dashboard_url(name)}")
+    if state != "RUNNING":
+        raise CheckFailed(f"{name} is {state}, not RUNNING: run it (`lab.apps.run({name!r})`); if it stops again, "
+                          f"its logs say why (`lab.apps.logs({name!r})`).")
+    passed(f"{name} is RUNNING; Flink dashboard: {apps.dashboard_url(name)}")
+    return state
+
+
+def app_has_snapshot(name: str) -> dict:
+    """The application is stopped (READY) and has a snapshot to run from later."""
+    from .resources import apps
+
+    if _exists(apps.describe, name) is None:
+        raise CheckFailed(f"there is no application {name}.")
+    state, snapshots = apps.status(name), apps.snapshots(name)
+    if state != "READY" or not snapshots:
+        raise CheckFailed(f"{name} is {state} with {len(snapshots)} snapshot(s): stop it with a snapshot "
+                          f"(`lab.apps.stop({name!r}, snapshot=True)`).")
+    passed(f"{name} is stopped; its latest snapshot is {snapshots[0]['SnapshotName']}")
+    return snapshots[0]
+
+
+def labelled_anomalies_score_high(scores: pd.DataFrame, dataset: str = "anomaly", threshold: float = 2.0) -> None:
+    """Each labelled anomaly of `dataset` reached the alert threshold in the app's output."""
+    from .datasets import load_labels
+
+    labels = load_labels(dataset)
+    latest = scores.drop_duplicates("event_id", keep="last").set_index("event_id") if len(scores) else None
+    missing = [label for label in labels if latest is None or not set(label["event_ids"]) & set(latest.index)]
+    if missing:
+        raise CheckFailed(f"{len(missing)} of the {len(labels)} labelled anomalies have no score yet (first: "
+                          f"{missing[0]['location']} at {missing[0]['start']}). Is AnomalyDetection RUNNING and "
+                          "did the simulator send the anomaly data set? Run the plot cell again to read more.")
+    low = []
+    for label in labels:
+        peak = latest.loc[latest.index.intersection(label["event_ids"]), "score"].astype(float).max()
+        if peak < threshold:
+            low.append(f"{label['location']} scored {peak:.2f}")
+    if low:
+        raise CheckFailed(f"labelled anomalies below the threshold {threshold:g}: {'; '.join(low)}. The forest may "
+                          "still be warming up: send the wind speed data set first, then the anomaly data set.")
+    passed(f"all {len(labels)} labelled anomalies scored at least {threshold:g}")
+
+
+# -- Lambda, DynamoDB, SNS -----------------------------------------------------------------------------
+
+def table_is_active(name: str) -> dict:
+    """The DynamoDB table exists and is ACTIVE."""
+    from .resources import tables
+
+    table = _exists(tables.describe, name)
+    if table is None:
+        raise CheckFailed(f"there is no table {name}: run the cell above (`lab.tables.create({name!r})`).")
+    if table["status"] != "ACTIVE":
+        raise CheckFailed(f"table {name} is {table['status']}: wait a few seconds and run this check again.")
+    keys = f"partition key {table['partition_key']}" + (f", sort key {table['sort_key']}" if table["sort_key"] else "")
+    passed(f"table {name} is ACTIVE ({keys})")
+    return table
+
+
+def function_is_active(name: str) -> dict:
+    """The Lambda function exists and is Active."""
+    from .resources import functions
+
+    function = _exists(functions.describe, name)
+    if function is None:
+        raise CheckFailed(f"there is no function {name}: run the cell above (`lab.functions.deploy({name!r})`).")
+    if function["state"] != "Active":
+        raise CheckFailed(f"function {name} is {function['state']}: wait a few seconds and run this check again.")
+    passed(f"function {name} is Active ({function['runtime']}, handler {function['handler']})")
+    return function
+
+
+def trigger_is_enabled(function: str, stream: str) -> dict:
+    """The function has an enabled Kinesis trigger on `stream`."""
+    from .resources import functions
+
+    if _exists(functions.describe, function) is None:
+        raise CheckFailed(f"there is no function {function}: deploy it first (`lab.functions.deploy({function!r})`).")
+    found = [t for t in functions.triggers(function) if t["stream"] == stream]
+    if not found:
+        raise CheckFailed(f"{function} has no trigger on {stream}: add it (`lab.functions.add_trigger({function!r}, "
+                          f"{stream!r})`).")
+    if found[0]["state"] != "Enabled":
+        raise CheckFailed(f"the trigger {stream} -> {function} is {found[0]['state']}: add it again to enable it.")
+    passed(f"trigger {stream} -> {function} is Enabled (batch size {found[0]['batch_size']}, "
+           f"from {found[0]['starting_position']})")
+    return found[0]
+
+
+def table_has_one_item_per_record(table: str, stream: str, timeout_s: float = 300) -> int:
+    """Every record of `stream` is exactly one item of `table` (key "<event_time>#<event_id>"), and the table
+    holds nothing else; waits while the function catches up."""
+    from .resources import tables
+    from .ui.feeds import StreamFeed
+
+    table_is_active(table)
+    feed = StreamFeed(stream)
+    state: dict = {}
+
+    def matched() -> bool:
+        records = feed()
+        expected = {f"{t}#{i}" for t, i in zip(records.get("event_time", []), records.get("event_id", []))}
+        keys = {item["reading_id"] for item in tables.items(table)}
+        state.update(expected=expected, missing=len(expected - keys), extra=len(keys - expected))
+        return bool(expected) and keys == expected
+
+    try:
+        wait_until(matched, timeout_s, f"one item in {table} per record of {stream}", interval_s=2)
+    except WaitTimedOut:
+        raise CheckFailed(
+            f"after {timeout_s:.0f} s {table} still lacks {state.get('missing', '?'):,} of the "
+            f"{len(state.get('expected', ())):,} records of {stream} and holds {state.get('extra', '?'):,} items "
+            "that are not among them. Is the trigger Enabled? The function's logs say why records fail "
+            "(`lab.functions.logs(...)`).") from None
+    passed(f"{table} holds exactly one item per record of {stream}: {len(state['expected']):,} items")
+    return len(state["expected"])
+
+
+def topic_exists(name: str) -> str:
+    """The SNS topic exists; returns its ARN."""
+    from .resources import topics
+
+    arn = _exists(topics.arn, name)
+    if arn is None:
+        raise CheckFailed(f"there is no topic {name}: run the cell above (`lab.topics.create({name!r})`).")
+    passed(f"topic {name} exists ({arn})")
+    return arn
+
+
+def email_is_subscribed(address: str, topic: str) -> dict:
+    """`address` has a confirmed e-mail subscription to `topic`."""
+    from .resources import topics
+
+    topic_exists(topic)
+    found = [s for s in topics.subscriptions(topic) if s["protocol"] == "email" and s["endpoint"] == address]
+    if not found:
+        raise CheckFailed(f"{address} is not subscribed to {topic}: run the cell above "
+                          f"(`lab.topics.subscribe_email({address!r})`).")
+    if not found[0]["confirmed"]:
+        raise CheckFailed(f"the subscription of {address} is pending: open the mail “AWS Notification - "
+                          "Subscription Confirmation” in that mailbox and click Confirm subscription.")
+    passed(f"{address} is subscribed to {topic} (confirmed)")
+    return found[0]
+
+
+def invocation_succeeded(result: dict) -> dict:
+    """A function run (the Test button) ended without an error."""
+    if not result["ok"]:
+        raise CheckFailed(f"the function failed ({result['error']}): {result['result']}. Its log:\n{result['log']}")
+    passed(f"the function succeeded: {result['result']}")
+    return result
+
+
+def inbox_has_emails(to: str, count: int, dataset: str = "anomaly",
+                     subject: str = "Abnormal Wind Turbine Speed Detected") -> list[dict]:
+    """`to` received exactly `count` anomaly e-mails, one naming each labelled anomaly's location."""
+    from .datasets import load_labels
+    from .inbox import inbox
+
+    mails = inbox(to=to)
+    if len(mails) != count:
+        hint = ("Run the Test cell above once the table holds the anomaly data set's items (notebook 04)."
+                if len(mails) < count else
+                "Each anomaly is mailed once, so extra mails come from data sent again: the table has more "
+                "anomalies than the three labelled ones (notebook 99 clears everything for a fresh start).")
+        raise CheckFailed(f"{to} has {len(mails)} e-mail(s), expected {count}. {hint}")
+    wrong = sorted({m["subject"] for m in mails} - {subject})
+    if wrong:
+        raise CheckFailed(f"unexpected subject(s) {wrong}: every alert should say “{subject}”.")
+    unnamed = [label["location"] for label in load_labels(dataset)
+               if sum(label["location"] in m["body"] for m in mails) != 1]
+    if unnamed:
+        raise CheckFailed(f"these labelled anomalies are not in exactly one e-mail: {', '.join(unnamed)}.")
+    passed(f"{to} received {count} e-mails “{subject}”, one per labelled anomaly")
+    return mails
+
+
+def items_include_labelled_anomalies(items: "pd.DataFrame | None", dataset: str = "anomaly",
+                                     threshold: float = 2.0) -> None:
+    """The table items shown hold every labelled anomaly of `dataset`, each with anomaly_score >= threshold."""
+    from .datasets import load_labels
+
+    labels = load_labels(dataset)
+    if items is None or not len(items):
+        raise CheckFailed("the explorer shows no items: press Run; if the table is empty, go back to step 4.")
+    scored = items.groupby("event_id")["anomaly_score"].max() if "event_id" in items else {}
+    missing = [label for label in labels if max((scored.get(i, -1) for i in label["event_ids"]), default=-1) < threshold]
+    if missing:
+        raise CheckFailed(f"{len(missing)} labelled anomalies are not among the items with anomaly_score >= "
+                          f"{threshold:g} (first: {missing[0]['location']} at {missing[0]['start']}). Tick “Only "
+                          "anomaly_score ≥” and press Run; did notebook 03 send the anomaly data set?")
+    passed(f"the explorer shows all {len(labels)} labelled anomalies with anomaly_score >= {threshold:g}")
+
+
+def function_logs_have_no_errors(name: str) -> list[str]:
+    """The function ran (its log has REPORT lines) and logged no [ERROR] line."""
+    from .resources import functions
+
+    lines = functions.logs(name, limit=10_000)
+    runs = sum(line.startswith("REPORT") for line in lines)
+    if not runs:
+        raise CheckFailed(f"{name} has not run yet: is its trigger Enabled and does its stream hold records?")
+    errors = [line for line in lines if line.startswith("[ERROR]")]
+    if errors:
+        raise CheckFailed(f"{name} logged {len(errors)} error(s); the first: {errors[0][:400]}")
+    passed(f"{name} ran {runs} time(s) in the last hour without an error")
+    return lines
+
+
+def all_readings_scored(scores: "pd.DataFrame", dataset: str) -> None:
+    """Every reading of `dataset` came back from the app with a score."""
+    from .datasets import load_records
+
+    ids = {r["event_id"] for r in load_records(dataset)}
+    seen = ids & set(scores["event_id"]) if "event_id" in scores else set()
+    if seen != ids:
+        raise CheckFailed(f"{len(ids) - len(seen):,} of the {len(ids):,} readings have no score yet: run the plot cell "
+                          "again to read on (is AnomalyDetection RUNNING and the simulator finished?).")
+    passed(f"all {len(ids):,} readings of the {dataset} data set have a score")
+
+
+def attribution_adds_up(top: "pd.DataFrame") -> None:
+    """Each anomaly's attribution (one value per shingle position) adds up to its score."""
+    positions = [c for c in top.columns if c == "t" or c.startswith("t-")]
+    if not len(top) or not positions:
+        raise CheckFailed("there are no anomalies with an attribution: score the data set first (the cells above).")
+    off = top[(top[positions].sum(axis=1) - top["score"]).abs() > 1e-6 * top["score"].abs().clip(lower=1)]
+    if len(off):
+        raise CheckFailed(f"the attribution of {len(off)} anomalies does not add up to the score; is the app the "
+                          "lab's AnomalyDetection?")
+    faults = int((top["fault"] != "false alert").sum())
+    passed(f"each attribution adds up to its score; {faults} of the top {len(top)} alerts are labelled faults")
+
+
+# -- scores, DIY, clean-up -----------------------------------------------------------------------------
+
+def scoreboard_catches(board: "pd.DataFrame", **minimum_recall: float) -> None:
+    """The scoreboard's recall per fault kind is at least `minimum_recall[kind]`, e.g. spike=1.0."""
+    short = {kind: f"{board.loc[kind, 'recall']:.0%} < {least:.0%}" for kind, least in minimum_recall.items()
+             if board.loc[kind, "recall"] < least}
+    if short:
+        raise CheckFailed("the detector missed faults it should catch: " + "; ".join(
+            f"{kind} recall {text}" for kind, text in short.items()) + ". Did the whole turbine health data set "
+            "reach the app (run the plot cell again), and is its `lab` group unchanged (rcf.*, stuck.runLength)?")
+    passed("the detector catches " + ", ".join(f"{kind} {board.loc[kind, 'recall']:.0%}" for kind in minimum_recall))
+
+
+def simulator_stopped() -> dict:
+    """The simulator is not sending."""
+    from . import simulate
+
+    report = simulate.status()
+    if report["state"] == "running":
+        raise CheckFailed("the simulator is still sending: press Stop (or run the cell above again).")
+    passed(f"the simulator is {report['state']}")
+    return report
+
+
+def apps_are_stopped() -> None:
+    """No course application is running (each stopped one keeps its snapshots)."""
+    from . import cleanup
+    from .resources import apps
+
+    running = [name for name in cleanup.COURSE["apps"] if _exists(apps.status, name) not in (None, "READY")]
+    if running:
+        raise CheckFailed(f"still running: {', '.join(running)}. Run the cell above again; if a stop fails, "
+                          f"`lab.apps.logs({running[0]!r})` says why.")
+    passed("no Flink application is running")
+
+
+def course_resources_deleted(kind: str | None = None) -> None:
+    """Nothing the course created is left: of one kind ("functions", "tables", "topics", "apps", "streams"),
+    or of any kind."""
+    from . import cleanup
+
+    left = [found for found in cleanup.leftovers() if kind is None or found.startswith(kind[:-1] + " ")]
+    if left:
+        raise CheckFailed(f"still there: {', '.join(left)}. Run the delete cell above again; a stream or table "
+                          "that is being deleted disappears within a minute.")
+    passed(f"every {kind[:-1] if kind else 'resource'} of the course is deleted")

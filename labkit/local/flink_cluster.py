@@ -114,6 +114,7 @@ class FlinkCluster:
     def start(self, quiet: bool = False) -> dict:
         """Start the JobManager and TaskManager (no-op if they run); return when both slots are ready."""
         if self._running_processes():
+            self.replace_lost_taskmanager()
             wait_until(self._slots_ready, START_TIMEOUT_S, "the Flink cluster", quiet=quiet,
                        on_timeout=f"Its processes run but {self.url} does not answer. Stop them with "
                                   "`labkit down` and start again.")
@@ -140,6 +141,26 @@ class FlinkCluster:
             if process is not None:
                 self._terminate_group(process)
             (self.run_dir / f"{role}.json").unlink(missing_ok=True)
+
+    def replace_lost_taskmanager(self) -> bool:
+        """Start a new TaskManager when the JobManager runs but the TaskManager is gone (killed, crashed), as
+        Managed Flink replaces a failed one; Flink then restores the jobs from their latest checkpoints.
+        Leftovers of the lost one (its Python workers) are stopped first. True if it started one."""
+        if self._process("jobmanager") is None or self._process("taskmanager") is not None:
+            return False
+        try:
+            lost = json.loads((self.run_dir / "taskmanager.json").read_text())
+        except (FileNotFoundError, ValueError):
+            lost = None
+        if lost:  # its process group, if anything started after it is still in there
+            for process in psutil.process_iter(["create_time"]):
+                try:
+                    if os.getpgid(process.pid) == lost["pid"] and process.info["create_time"] >= lost["started"] - 1:
+                        process.kill()
+                except (ProcessLookupError, psutil.Error):
+                    continue
+        self._spawn("taskmanager", PROCESSES["taskmanager"])
+        return True
 
     def status(self) -> dict:
         processes = {role: process.pid for role in PROCESSES if (process := self._process(role))}

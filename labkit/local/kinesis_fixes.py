@@ -177,9 +177,13 @@ def patches() -> list[tuple[object, str, object]]:
     ]
 
 
+_MISSING = object()
+_originals: list[tuple[object, str, object]] = []
+
+
 def apply() -> None:
     """Patch moto's Kinesis in this process (idempotent)."""
-    if getattr(models.Stream.put_record, "__name__", "") == _stream_put_record.__name__:
+    if _originals:
         return
     if moto.__version__ != PINNED_MOTO:
         raise RuntimeError(
@@ -187,4 +191,10 @@ def apply() -> None:
             "reinstall the project (`make setup`)."
         )
     for owner, name, replacement in patches():
+        _originals.append((owner, name, owner.__dict__.get(name, _MISSING)))
         setattr(owner, name, replacement)
+
+
+def originals() -> list[tuple[object, str, object]]:
+    """(owner, attribute, stock value or None if it had none) for every applied fix; empty if not applied."""
+    return [(owner, name, None if value is _MISSING else value) for owner, name, value in _originals]

@@ -12,7 +12,9 @@ same kinesisanalyticsv2 API on both targets:
 - a snapshot is a Flink savepoint. StopApplication takes one (when snapshots are enabled),
   StartApplication restores the latest one by default (RESTORE_FROM_LATEST_SNAPSHOT), as Managed Flink does;
 - when the stack stops, running applications stop with a snapshot and start again from it at the next
-  `labkit up`, so nothing is read twice or missed.
+  `labkit up`, so nothing is read twice or missed;
+- a TaskManager that dies (killed, crashed) is replaced, as Managed Flink does; Flink then restores the
+  jobs from their latest checkpoints.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from ..config import LOCAL_ACCOUNT_ID, Settings
 from .flink_cluster import FINAL_STATES, FlinkCluster
 
 log = logging.getLogger(__name__)
+WATCH_INTERVAL_S = 2.0  # how often the cluster is checked for a lost TaskManager
 _runner: "LocalManagedFlink | None" = None
 
 
@@ -88,6 +91,7 @@ class LocalManagedFlink:
         self.cluster = FlinkCluster(settings.state_dir / "flink", settings.flink_port)
         self.apps_dir = settings.state_dir / "flink-apps"
         self.lock = threading.RLock()
+        self.stopping = threading.Event()
         self.blueprint = self._build_blueprint()
 
     # -- component -------------------------------------------------------------------------------------
@@ -100,15 +104,23 @@ class LocalManagedFlink:
                   if _run_state(app)["resume_from"]]
         if resume:
             threading.Thread(target=self._resume, args=(resume,), name="flink-resume", daemon=True).start()
+        threading.Thread(target=self._watch, name="flink-watch", daemon=True).start()
 
     def stop(self) -> None:
+        self.stopping.set()
         with self.lock:
-            for backend in self._backends():
-                for app in backend.applications.values():
-                    if app.application_status == "RUNNING":
-                        snapshot = self._stop_job(app, with_snapshot=True)
-                        _run_state(app)["resume_from"] = snapshot
-            self.cluster.stop()
+            try:
+                for backend in self._backends():
+                    for app in backend.applications.values():
+                        if app.application_status == "RUNNING":
+                            try:
+                                _run_state(app)["resume_from"] = self._stop_job(app, with_snapshot=True)
+                            except Exception as error:  # no snapshot (e.g. its tasks were not running)
+                                log.exception("stopping %s with a snapshot failed", app.application_name)
+                                _run_state(app).update(error=f"stopped without a snapshot: {error}", job_id=None)
+                                app.application_status = "READY"
+            finally:  # the cluster's processes never outlive the stack
+                self.cluster.stop()
 
     def status(self) -> dict:
         cluster = self.cluster.status()
@@ -118,6 +130,21 @@ class LocalManagedFlink:
                 for backend in self._backends() for app in backend.applications.values()}
         return {"dashboard": self.cluster.url if running else None, "cluster_running": running,
                 "processes": cluster["processes"], "applications": apps}
+
+    def _watch(self) -> None:
+        """While an application runs, replace a lost TaskManager (skipped while a start or stop is busy)."""
+        while not self.stopping.wait(WATCH_INTERVAL_S):
+            if not self.lock.acquire(blocking=False):
+                continue
+            try:
+                running = any(app.application_status == "RUNNING"
+                              for backend in self._backends() for app in backend.applications.values())
+                if running and self.cluster.replace_lost_taskmanager():
+                    log.warning("the Flink TaskManager was lost; a new one runs the jobs from their latest checkpoints")
+            except Exception:  # keep watching; the log says what failed
+                log.exception("replacing the lost Flink TaskManager failed")
+            finally:
+                self.lock.release()
 
     def _backends(self):
         return [backend for regions in models.kinesisanalyticsv2_backends.values() for backend in regions.values()]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
@@ -49,6 +50,7 @@ def draw_wind(data: pd.DataFrame, ax: plt.Axes) -> None:
     for location, rows in data.groupby("location") if len(data) else []:
         ax.plot(_times(rows), rows["speed"], label=location, linewidth=1)
     ax.set_ylabel("wind speed (mph)")
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
     ax.axhspan(30, 55, color="green", alpha=0.06, label="normal operation 30-55 mph")
     ax.legend(loc="upper left", fontsize="small", ncol=3)
 
@@ -64,6 +66,7 @@ def scores_drawer(threshold: float, labelled_event_ids: set[str] = frozenset()) 
             ax.plot(_times(marked), marked["score"].astype(float), "o", markersize=12, markerfacecolor="none",
                     markeredgecolor="black", label="labelled anomaly")
         ax.set_ylabel("anomaly score")
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
         ax.legend(loc="upper left", fontsize="small", ncol=3)
 
     return draw

@@ -284,6 +284,19 @@ def test_disabled_mapping_holds_records_until_it_is_enabled_again(probe):
     assert probe.delivered() == ["before", *numbered(3)]
 
 
+def test_a_stream_deleted_and_created_again_is_read_from_its_first_record(probe):
+    function = probe.function()
+    probe.map(function)
+    probe.put(*numbered(5))
+    probe.wait(lambda: len(probe.delivered()) == 5, "the first stream's records")
+    probe.kinesis.delete_stream(StreamName=probe.name)
+    probe.wait(lambda: probe.name not in probe.kinesis.list_streams()["StreamNames"], "the stream to be deleted")
+    probe.kinesis.create_stream(StreamName=probe.name, ShardCount=1)
+    probe.put(*numbered(3, start=5))
+    probe.wait(lambda: len(probe.delivered()) == 8, "the new stream's records")
+    assert probe.delivered() == numbered(8)
+
+
 @pytest.fixture
 def own_stack(tmp_path, monkeypatch):
     monkeypatch.setenv("LABKIT_STATE_DIR", str(tmp_path / "state"))

@@ -48,6 +48,8 @@ def scored_anomaly_data_set() -> list[dict]:
 @pytest.fixture(scope="module")
 def lab(stack):
     """The lab's Lambda stage, fresh, with the scored anomaly data set already through it."""
+    for name in (NAMES.analytics_function, NAMES.delivery_function, NAMES.diy_function):
+        functions.delete(name)  # and its triggers, which earlier tests may have left
     for table in (NAMES.wind_table, NAMES.diy_table):
         tables.delete(table, quiet=True)
     for stream in (NAMES.anomaly_stream, NAMES.max_speed_stream):

@@ -17,6 +17,11 @@ STOCK = pytest.param("stock", marks=pytest.mark.xfail(strict=True, reason="defec
 
 
 def _kinesis(fixed: bool, monkeypatch):
+    for owner, name, original in kinesis_fixes.originals():  # stock moto, even if a stack ran in this process
+        if original is None:
+            monkeypatch.delattr(owner, name)
+        else:
+            monkeypatch.setattr(owner, name, original)
     if fixed:
         for owner, name, replacement in kinesis_fixes.patches():
             monkeypatch.setattr(owner, name, replacement, raising=False)

@@ -296,3 +296,52 @@ def test_delivery_handler_takes_its_mark_back_when_publishing_fails(aws, monkeyp
     with pytest.raises(Exception):
         delivery.handler({}, None)
     assert "alerted_at" not in table.scan()["Items"][0], "the next run must retry the mail"
+
+
+# ---- deployment on the aws target, against moto's control plane ------------------------------------------------
+
+
+def test_deployment_zip_holds_the_handler_and_its_plumbing_and_is_reproducible():
+    import io
+    import zipfile
+
+    from labkit.resources import functions
+
+    archive = zipfile.ZipFile(io.BytesIO(functions.package("analytics_destination.py")))
+    assert sorted(archive.namelist()) == ["analytics_destination.py", "kinesis_batch.py"]
+    assert archive.read("analytics_destination.py") == (LAMBDAS_DIR / "analytics_destination.py").read_bytes()
+    assert functions.package("analytics_destination.py") == functions.package("analytics_destination.py")
+
+
+@pytest.fixture
+def aws_target(aws, monkeypatch):
+    monkeypatch.setenv("LABKIT_TARGET", "aws")
+    monkeypatch.setenv("LABKIT_REGION", "us-east-1")
+
+
+def test_aws_target_deploys_tagged_resources_idempotently_and_removes_them(aws_target):
+    from labkit.config import NAMES
+    from labkit.resources import functions, streams, tables, topics
+
+    tag = {NAMES.tag_key: NAMES.tag_value}
+    for _ in range(2):  # every call a second time changes nothing
+        streams.create(NAMES.anomaly_stream, quiet=True)
+        table = tables.create(NAMES.wind_table, quiet=True)
+        topic = topics.create(NAMES.topic)
+        subscription = topics.subscribe_email("student@example.com")
+        function = functions.deploy(NAMES.delivery_function, quiet=True)
+        analytics = functions.deploy(NAMES.analytics_function, quiet=True)
+        trigger = functions.add_trigger(NAMES.analytics_function, NAMES.anomaly_stream, quiet=True)
+    assert (table["partition_key"], table["sort_key"], table["tags"]) == ("location", "reading_id", tag)
+    assert topics.subscriptions() == [{"protocol": "email", "endpoint": "student@example.com",
+                                       "arn": subscription["arn"], "confirmed": subscription["confirmed"]}]
+    assert function["environment"] == {"OUTPUT_TABLE_NAME": NAMES.wind_table, "SNS_TOPIC_ARN": topic, "THRESHOLD": "2"}
+    assert (function["handler"], function["runtime"], function["tags"]) == (
+        "anomaly_message_delivery.handler", "python3.11", tag)
+    assert analytics["role"].endswith(f":role/{NAMES.role}")
+    assert [t["uuid"] for t in functions.triggers(NAMES.analytics_function)] == [trigger["uuid"]]
+    assert (trigger["starting_position"], trigger["bisect"], trigger["report_item_failures"], trigger["retries"]) == (
+        "TRIM_HORIZON", True, True, -1)
+    assert functions.delete(NAMES.analytics_function) and not functions.delete(NAMES.analytics_function)
+    assert boto3.client("lambda").list_event_source_mappings()["EventSourceMappings"] == []
+    assert tables.delete(NAMES.wind_table, quiet=True) and topics.delete(NAMES.topic)

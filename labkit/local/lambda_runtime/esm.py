@@ -16,7 +16,9 @@ Rules (AWS Lambda's, for Kinesis):
 - FunctionResponseTypes ReportBatchItemFailures: the function returns {"batchItemFailures":
   [{"itemIdentifier": sequenceNumber}]}; the records before the lowest reported one are done and only the
   rest is retried; an identifier that is empty or not in the batch fails the whole batch;
-- checkpoints per (mapping, shard) live in the state folder, so a restarted stack goes on where it was.
+- checkpoints per (mapping, shard) live in the state folder, so a restarted stack goes on where it was;
+- a stream deleted and created again under the same name is read from its first record (its sequence
+  numbers start again, so the old checkpoint would skip records).
 Not implemented: ParallelizationFactor > 1, TumblingWindowInSeconds, FilterCriteria, enhanced fan-out
 consumers, and shards created by resharding after the mapping started.
 """
@@ -42,7 +44,7 @@ from moto.backends import get_backend
 from . import events
 from .worker import LOCAL_KEY, Invocation
 
-POLL_INTERVAL_S = 0.25  # an idle shard is read four times a second
+POLL_INTERVAL_S = (0.25, 1.0)  # a shard is read again after 0.25 s, slowing to AWS's once a second when idle
 RETRY_BACKOFF_S = (0.5, 5.0)  # first retry after 0.5 s, doubling up to 5 s
 MAX_EVENT_BYTES = 6 * 2**20 - 64 * 2**10  # Lambda's 6 MB request limit, with room for the JSON around records
 READ_LIMIT = 10_000  # Kinesis GetRecords maximum
@@ -78,6 +80,11 @@ class Checkpoints:
             partial = target.with_suffix(".partial")
             partial.write_text(sequence)
             os.replace(partial, target)
+
+    def restart(self, mapping: str) -> None:
+        """The mapping's stream was deleted: read whatever stream comes next under its name from the start."""
+        for shard in (self.folder / mapping).glob("shardId-*"):
+            self.save(mapping, shard.name, "0")
 
     def forget(self, mapping: str) -> None:
         """The mapping was deleted: drop its checkpoints, and ignore late saves from its pollers."""
@@ -124,10 +131,12 @@ class ShardPoller(threading.Thread):
         self.mapping = mapping
         self.shard_id = shard_id
         self.stopping = threading.Event()
+        self.restarting = threading.Event()  # set when the stream is deleted
         self.state = "polling"
         self._iterator: str | None = None
         self._buffer: list[dict] = []  # read from the stream, not yet delivered
         self._closed = False
+        self._idle_s = POLL_INTERVAL_S[0] / 2  # doubles with each empty read while nothing arrives
         self._kinesis = mapping.client("kinesis")
 
     # ---- reading ------------------------------------------------------------------------------------
@@ -138,7 +147,8 @@ class ShardPoller(threading.Thread):
         if checkpoint and checkpoint != "0":
             request.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=checkpoint)
         elif checkpoint == "0" or m.esm.starting_position != "AT_TIMESTAMP":
-            request.update(ShardIteratorType="TRIM_HORIZON")  # LATEST always has a checkpoint (see start)
+            # "0": before the first record; LATEST always has a checkpoint (see MappingPoller.start)
+            request.update(ShardIteratorType="TRIM_HORIZON")
         else:
             request.update(ShardIteratorType="AT_TIMESTAMP", Timestamp=_as_datetime(m.esm.starting_position_timestamp))
         return self._kinesis.get_shard_iterator(**request)["ShardIterator"]
@@ -159,7 +169,7 @@ class ShardPoller(threading.Thread):
         size, window = esm.batch_size, float(esm.max_batch_window or 0)
         batch, self._buffer = self._buffer, []
         opened = time.monotonic() if batch else None
-        while not self.stopping.is_set():
+        while not self._halted:
             page = self._read(size - len(batch)) if len(batch) < size else []
             batch += page
             if batch and opened is None:
@@ -167,8 +177,10 @@ class ShardPoller(threading.Thread):
             if len(batch) >= size or (batch and time.monotonic() - opened >= window) or (self._closed and not page):
                 break
             if not page:
-                left = window - (time.monotonic() - opened) if batch else POLL_INTERVAL_S
-                self.stopping.wait(max(min(POLL_INTERVAL_S, left), 0.01))
+                self._idle_s = min(self._idle_s * 2, POLL_INTERVAL_S[1]) if not batch else POLL_INTERVAL_S[0]
+                left = window - (time.monotonic() - opened) if batch else self._idle_s
+                self.stopping.wait(max(min(self._idle_s, left), 0.01))
+        self._idle_s = POLL_INTERVAL_S[0] / 2
         total, fits = 0, 0
         for record in batch:
             total += len(record["Data"]) * 4 // 3 + 512
@@ -179,8 +191,13 @@ class ShardPoller(threading.Thread):
         return batch[:fits]
 
     # ---- delivering ---------------------------------------------------------------------------------
+    @property
+    def _halted(self) -> bool:
+        return self.stopping.is_set() or self.restarting.is_set()
+
     def _checkpoint(self, record: dict) -> None:
-        self.mapping.checkpoints.save(self.mapping.uuid, self.shard_id, record["SequenceNumber"])
+        if not self.restarting.is_set():  # a position in a deleted stream means nothing
+            self.mapping.checkpoints.save(self.mapping.uuid, self.shard_id, record["SequenceNumber"])
 
     def _expired(self, records: list[dict], attempts: int, error: str | None) -> list[dict]:
         """Discard the records older than MaximumRecordAgeInSeconds; the rest, still to deliver."""
@@ -200,7 +217,7 @@ class ShardPoller(threading.Thread):
     def _deliver(self, batch: list[dict]) -> None:
         esm = self.mapping.esm
         pending = [(batch, 0, None)]  # (records, retries used, last function error)
-        while pending and not self.stopping.is_set():
+        while pending and not self._halted:
             records, retries, error = pending.pop(0)
             records = self._expired(records, retries, error)
             if not records:
@@ -230,8 +247,16 @@ class ShardPoller(threading.Thread):
                 pending.insert(0, (rest, retries + 1, error))
         self.state = "polling"
 
+    def restart(self) -> None:
+        """The stream was deleted: drop what was read from it; read the next one from its first record."""
+        self.restarting.set()
+
     def run(self) -> None:
         while not self.stopping.is_set():
+            if self.restarting.is_set():
+                self._iterator, self._buffer, self._closed = None, [], False
+                self.restarting.clear()
+                self.mapping.checkpoints.save(self.mapping.uuid, self.shard_id, "0")
             try:
                 batch = self._next_batch()
                 if batch:
@@ -295,8 +320,8 @@ class MappingPoller:
         for poller in self.shards.values():
             poller.stopping.set()
 
-    def join(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
+    def join(self, deadline: float) -> None:
+        """Wait for the shard pollers to end, until time.monotonic() reaches `deadline`."""
         for poller in self.shards.values():
             poller.join(max(deadline - time.monotonic(), 0))
 
@@ -356,6 +381,7 @@ class Mappings:
         self.invoke = invoke
         self.note = note
         self.running: dict[str, MappingPoller] = {}
+        self._waiting: set[str] = set()  # enabled mappings that could not start (e.g. no stream yet)
         self._lock = threading.Lock()
 
     @staticmethod
@@ -383,18 +409,34 @@ class Mappings:
                     poller = MappingPoller(esm, account, region, self)
                     try:
                         poller.start()
-                    except Exception as error:  # e.g. its stream is gone: the mapping stays idle
-                        log.warning("event source mapping %s cannot start: %s", mapping_id, error)
+                    except Exception as error:  # e.g. its stream is gone: tried again at the next sync
+                        if mapping_id not in self._waiting:
+                            log.warning("event source mapping %s waits: %s", mapping_id, error)
+                        self._waiting.add(mapping_id)
                         continue
+                    self._waiting.discard(mapping_id)
                     self.running[mapping_id] = poller
+
+    def stream_deleted(self, stream_arn: str) -> None:
+        """Make every mapping of the deleted stream read the next stream of that name from the start."""
+        with self._lock:
+            for mapping_id, (_, _, esm) in self._kinesis_mappings().items():
+                if esm.event_source_arn != stream_arn:
+                    continue
+                if mapping_id in self.running:
+                    for poller in self.running[mapping_id].shards.values():
+                        poller.restart()
+                else:
+                    self.checkpoints.restart(mapping_id)
 
     def stop_all(self, timeout_s: float = 15) -> None:
         with self._lock:
             pollers, self.running = list(self.running.values()), {}
         for poller in pollers:
             poller.stop()
+        deadline = time.monotonic() + timeout_s
         for poller in pollers:
-            poller.join(timeout_s)
+            poller.join(deadline)
 
     def status(self) -> dict:
         with self._lock:

@@ -3,7 +3,7 @@
 - `invoke` (the console's Test button, boto3 `invoke` with RequestResponse, Event or DryRun) runs the
   handler through an execution environment (worker.py) instead of moto's Docker containers;
 - event source mappings created, updated, disabled or deleted with the ordinary boto3 calls start and
-  stop their pollers (esm.py) at once;
+  stop their pollers (esm.py) at once; deleting a stream makes its mappings start over on the next one;
 - function logs go to CloudWatch Logs on the local endpoint and to a file per function (logs.py);
 - functions and mappings are saved at stop and created again at start (definitions.py), mapping UUIDs
   kept, so the checkpoints in the state folder still match.
@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.backends import get_backend
 from moto.core.exceptions import JsonRESTError
+from moto.kinesis.models import KinesisBackend
 
 from ...config import Settings
 from . import definitions
@@ -203,7 +204,9 @@ class LambdaRuntime:
             worker.stop()
 
     def _housekeeping(self) -> None:
+        """Every 10 s: stop environments idle too long; start mappings whose stream exists by now."""
         while not self._stopping.wait(10):
+            self.mappings.sync()
             with self._lock:
                 cold = [w for w in self._idle if time.monotonic() - w.last_used > IDLE_TTL_S or not w.alive]
                 self._idle = [w for w in self._idle if w not in cold]
@@ -262,6 +265,19 @@ def _patch_moto() -> None:
                 _then(getattr(LambdaBackend, method), lambda runtime, *_: runtime.mappings.sync()))
     LambdaBackend.delete_function = _then(LambdaBackend.delete_function,
                                           lambda runtime, name, *_: runtime.forget_function(_function_name(name)))
+    KinesisBackend.delete_stream = _stream_deleted(KinesisBackend.delete_stream)
+
+
+def _stream_deleted(original):
+    """KinesisBackend.delete_stream, then the mappings of that stream start over (see esm.py)."""
+    @functools.wraps(original)
+    def delete_stream(self, *args, **kwargs):
+        stream = original(self, *args, **kwargs)
+        if _active is not None:
+            _active.mappings.stream_deleted(stream.arn)
+        return stream
+
+    return delete_stream
 
 
 def _function_name(name_or_arn: str) -> str:

@@ -132,52 +132,51 @@ class Worker:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def invoke(self, event_json: str, request_id: str | None = None) -> Invocation:
+    def invoke(self, event_json: str) -> Invocation:
         """Run the handler once; never raises for the handler's own failures (they are the result)."""
-        request_id = request_id or str(uuid.uuid4())
-        timeout_s = self.spec.timeout_s
+        request_id, timeout_s = str(uuid.uuid4()), self.spec.timeout_s
         started = time.monotonic()
-        deadline_ms = time.time() * 1000 + timeout_s * 1000
-        request = {"request_id": request_id, "event": event_json, "deadline_ms": deadline_ms,
-                   "function_arn": self.spec.arn}
+        request = {"request_id": request_id, "event": event_json, "function_arn": self.spec.arn,
+                   "deadline_ms": time.time() * 1000 + timeout_s * 1000}
         try:
             self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
             reply = self._reply(timeout_s)
-        except (BrokenPipeError, OSError):
+        except OSError:  # the process is gone
             reply = None
         duration_ms = (time.monotonic() - started) * 1000
         self.last_used = time.monotonic()
         if reply is not None:
             body, error, output = reply["payload"], reply["error"], reply["log"]
-        elif self.alive:  # no answer in time: Lambda stops the environment
-            self.stop(force=True)
-            message = f"{_iso_now()} {request_id} Task timed out after {timeout_s:.2f} seconds"
-            body, error, output = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}), \
-                "Unhandled", message + "\n"
         else:
-            message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {self.process.wait()}"
-            body, error, output = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}), \
-                "Unhandled", message + "\n"
+            if self.alive:  # no answer in time: Lambda stops the environment
+                self.stop(force=True)
+                error_type = "Sandbox.Timedout"
+                message = f"{_iso_now()} {request_id} Task timed out after {timeout_s:.2f} seconds"
+            else:
+                error_type = "Runtime.ExitError"
+                message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {self.process.wait()}"
+            body = json.dumps({"errorType": error_type, "errorMessage": message})
+            error, output = "Unhandled", message + "\n"
         return Invocation(request_id, body.encode("utf-8"), error, self._log(request_id, output, duration_ms))
+
+    def _peak_memory_mb(self) -> str:
+        """The process's peak resident memory (Linux's VmHWM), as Lambda's "Max Memory Used"."""
+        try:
+            with open(f"/proc/{self.process.pid}/status") as status:
+                return next(str(int(line.split()[1]) // 1024) for line in status if line.startswith("VmHWM:"))
+        except (OSError, StopIteration, ValueError):
+            return "?"
 
     def _log(self, request_id: str, output: str, duration_ms: float) -> str:
         init = ""
         if self._first:
             output, init = self.init_log + output, f"\tInit Duration: {self.init_ms:.2f} ms"
             self._first = False
-        memory = "?"
-        if self.alive:
-            import psutil  # parent side only
-
-            try:
-                memory = str(psutil.Process(self.process.pid).memory_info().rss // 2**20)
-            except psutil.Error:
-                pass
         return (f"START RequestId: {request_id} Version: $LATEST\n{output}END RequestId: {request_id}\n"
                 f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
                 f"Billed Duration: {math.ceil(duration_ms)} ms\tMemory Size: {self.spec.memory_mb} MB\t"
-                f"Max Memory Used: {memory} MB{init}\n")
+                f"Max Memory Used: {self._peak_memory_mb()} MB{init}\n")
 
     def stop(self, force: bool = False) -> None:
         """End the process: politely (stdin closed, 2 s to finish), or at once with `force`."""

@@ -1,0 +1,47 @@
+"""The e-mail a subscriber received, as a small mail client: one entry per message, newest last.
+
+    view = InboxView("you@example.com")
+    view                          # shows it; Refresh reads the inbox again
+    view.mails                    # the messages shown, as labkit.inbox.inbox() returns them
+"""
+from __future__ import annotations
+
+import html
+
+import ipywidgets as w
+
+from ..config import NAMES
+from ..errors import LabError
+from ..inbox import inbox
+
+
+class InboxView:
+    """Recipient, Refresh, a count, and each message's subject, time and body."""
+
+    def __init__(self, to: str, topic: str = NAMES.topic):
+        self.to, self.topic = to, topic
+        self.refresh_button = w.Button(description="Refresh", icon="refresh")
+        self.message = w.HTML()
+        self.list = w.Accordion()
+        self.widget = w.VBox([w.HBox([w.HTML(f"<b>Inbox of {html.escape(to)}</b>"), self.refresh_button]),
+                              self.message, self.list])
+        self.mails: list[dict] = []
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.refresh()
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def refresh(self) -> None:
+        """Read the inbox again."""
+        try:
+            self.mails = inbox(to=self.to, topic=self.topic)
+        except LabError as error:
+            self.message.value = f'<span style="color:#8a1c13">✗ {html.escape(str(error))}</span>'
+            return
+        self.message.value = f"{len(self.mails)} message(s) from topic {html.escape(self.topic)}"
+        self.list.children = [
+            w.HTML(f"<pre style='white-space:pre-wrap;margin:0'>{html.escape(mail['body'])}</pre>")
+            for mail in self.mails]
+        for index, mail in enumerate(self.mails):
+            self.list.set_title(index, f"{mail['time'][:19].replace('T', ' ')} UTC · {mail['subject']}")

@@ -1,0 +1,267 @@
+"""The drill pipeline: the lab's Flink and Lambda stages on the shared local stack, under drill names, so
+the drills never touch the lab's own streams and tables (the e2e test uses those in the same session).
+
+    DrillWindStream --> AnomalyDetection (real Flink) --> DrillAnomalyStream
+        --> DrillAnalyticsFunction (lambdas/analytics_destination.py) --> DrillWindTable
+    failure records of the trigger (retries used up) --> SQS queue DrillParkedRecords
+
+Each drill sends its own records (a data set's readings, event ids prefixed with the drill's name) and
+audits them END TO END BY EVENT ID: every id it sent is exactly one item in DrillWindTable, and each item's
+anomaly score is the one detector.py computes for the readings in the order the stream holds them (a job
+restarted without its state would score differently even when no record is lost).
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import sys
+import threading
+import time
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+import labkit as lab
+from labkit.config import FLINK_DIR, LAMBDAS_DIR, NAMES, REPO_ROOT
+from labkit.progress import wait_until
+from labkit.resources import functions, roles, tags
+from tests.conftest import aws_client
+
+sys.path.insert(0, str(FLINK_DIR / "anomaly_detection"))
+from detector import DetectorSettings, InvalidReading, LocationDetector, parse_reading  # noqa: E402
+
+WIND_STREAM = "DrillWindStream"
+ANOMALY_STREAM = "DrillAnomalyStream"
+TABLE = "DrillWindTable"
+FUNCTION = "DrillAnalyticsFunction"
+QUEUE = "DrillParkedRecords"
+FIGURES = REPO_ROOT / "build" / "reliability" / "figures.json"
+TRIGGER = dict(  # the lab's trigger options, with a retry budget (instead of none) so a poison record ends
+    batch_size=100, retries=8, bisect=True, report_item_failures=True,  # up parked, not blocking the shard
+    starting_position="LATEST",  # a lost checkpoint would skip records instead of replaying them: visible
+    batching_window_s=1,
+)
+DELIVERY_TIMEOUT_S = 240
+
+
+def prefixed(dataset: str, prefix: str, count: int | None = None) -> list[dict]:
+    """The first `count` readings of a data set, each event id prefixed with `prefix`: one drill's input."""
+    records = lab.datasets.load_records(dataset)[:count]
+    return [{**record, "event_id": f"{prefix}:{record['event_id']}"} for record in records]
+
+
+class Producer(threading.Thread):
+    """Sends readings to a stream like a sensor gateway: PutRecords batches, each refused record sent again,
+    and while the endpoint does not answer (the stack restarting) the same batch again until it does."""
+
+    def __init__(self, stream: str, records: list[dict | bytes], rate: float | None = None, batch: int = 25):
+        super().__init__(daemon=True, name=f"producer-{stream}")
+        self.stream, self.records, self.rate, self.batch = stream, records, rate, batch
+        self.kinesis = aws_client("kinesis", lab.settings().endpoint_url)
+        self.sent = 0
+        self.unanswered = 0  # calls that met a stopped endpoint and were sent again
+        self.error: BaseException | None = None
+
+    @staticmethod
+    def _entry(record: dict | bytes) -> dict:
+        if isinstance(record, bytes):
+            return {"Data": record, "PartitionKey": "malformed"}
+        return {"Data": json.dumps(record).encode(), "PartitionKey": str(record.get("location") or "malformed")}
+
+    def run(self) -> None:
+        try:
+            started = time.monotonic()
+            for first in range(0, len(self.records), self.batch):
+                pending = [self._entry(r) for r in self.records[first:first + self.batch]]
+                while pending:
+                    try:
+                        answer = self.kinesis.put_records(StreamName=self.stream, Records=pending)
+                    except (BotoCoreError, ClientError) as error:
+                        if isinstance(error, ClientError) and error.response["Error"]["Code"] == "ValidationException":
+                            raise
+                        self.unanswered += 1
+                        time.sleep(0.5)
+                        continue
+                    refused = [e for e, r in zip(pending, answer["Records"]) if "ErrorCode" in r]
+                    self.sent += len(pending) - len(refused)
+                    pending = refused
+                if self.rate:
+                    time.sleep(max(0.0, started + self.sent / self.rate - time.monotonic()))
+        except BaseException as error:  # the drill reports it
+            self.error = error
+
+
+def send(records: list[dict | bytes], producers: int = 1, rate: float | None = None,
+         stream: str = WIND_STREAM) -> list[Producer]:
+    """Start `producers` concurrent producers, record i going to producer i % producers; returns them."""
+    threads = [Producer(stream, records[k::producers], rate and rate / producers) for k in range(producers)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def finish(threads: list[Producer], timeout_s: float = 300) -> int:
+    """Wait for the producers; the number of records they sent (raises what any of them met)."""
+    for thread in threads:
+        thread.join(timeout_s)
+        if thread.error:
+            raise thread.error
+        assert not thread.is_alive(), f"{thread.name} still sending after {timeout_s} s"
+    return sum(thread.sent for thread in threads)
+
+
+def read_stream(stream: str = WIND_STREAM) -> list[dict]:
+    """Every record of the stream's first shard, in order (boto3 GetRecords records)."""
+    kinesis = aws_client("kinesis", lab.settings().endpoint_url)
+    shard = kinesis.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard,
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records = []
+    while iterator:
+        page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+        records += page["Records"]
+        if not page["Records"] and page.get("MillisBehindLatest", 0) == 0:
+            return records
+        iterator = page.get("NextShardIterator")
+    return records
+
+
+def expected_scores() -> dict[str, float]:
+    """The anomaly score of every reading in DrillWindStream, by event id, as the job computes it: one
+    detector per location with the app's settings, readings in stream order (a replayed id: its last)."""
+    settings = DetectorSettings.from_properties(lab.apps.properties(NAMES.anomaly_app)["lab"])
+    detectors: dict[str, LocationDetector] = {}
+    scores = {}
+    for record in read_stream():
+        try:
+            reading = parse_reading(record["Data"])
+        except InvalidReading:
+            continue
+        result = detectors.setdefault(reading.location, LocationDetector(settings)).assess(reading)
+        scores[reading.event_id] = result["score"]
+    return scores
+
+
+def items(prefix: str) -> list[dict]:
+    """DrillWindTable's items of one drill (event id starts with `prefix:`)."""
+    return [item for item in lab.tables.items(TABLE) if str(item.get("event_id", "")).startswith(f"{prefix}:")]
+
+
+def wait_for_items(prefix: str, count: int, timeout_s: float = DELIVERY_TIMEOUT_S) -> None:
+    wait_until(lambda: len({i["event_id"] for i in items(prefix)}) >= count, timeout_s,
+               f"{count} items of drill {prefix} in {TABLE}", quiet=True, interval_s=2)
+
+
+def audit(prefix: str, sent: list[dict]) -> dict:
+    """Input readings vs the table's items, by event id: lost, duplicated, unexpected, scores that differ."""
+    found = items(prefix)
+    per_id = Counter(item["event_id"] for item in found)
+    sent_ids = {record["event_id"] for record in sent}
+    scores = expected_scores()
+    wrong_scores = [item["event_id"] for item in found
+                    if abs(item["anomaly_score"] - scores.get(item["event_id"], float("nan"))) > 1e-9
+                    or not item["anomaly_score"] == item["anomaly_score"]]
+    return {
+        "records_in": len(sent_ids),
+        "records_out": len(per_id),
+        "items": len(found),
+        "lost": len(sent_ids - set(per_id)),
+        "duplicated": sum(n - 1 for n in per_id.values()),
+        "unexpected": len(set(per_id) - sent_ids),
+        "wrong_scores": len(wrong_scores),
+    }
+
+
+def record_figures(drill: str, fault: str, behaviour: str, figures: dict, **extra) -> None:
+    """Add one drill's measured figures to build/reliability/figures.json (docs/RELIABILITY.md's source)."""
+    FIGURES.parent.mkdir(parents=True, exist_ok=True)
+    table = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
+    table[drill] = {"fault": fault, "behaviour": behaviour, **figures, **extra,
+                    "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    FIGURES.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
+
+
+def function_zip(*extra: tuple[str, str]) -> bytes:
+    """The analytics function's deployment zip (handler + plumbing from lambdas/) plus `extra` (name, source)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in ("analytics_destination.py", *functions.SHARED_MODULES):
+            archive.write(LAMBDAS_DIR / name, name)
+        for name, source in extra:
+            archive.writestr(name, source)
+    return buffer.getvalue()
+
+
+def parked(queue_url: str) -> list[dict]:
+    """The failure records the trigger sent to the on-failure queue so far (received, not deleted)."""
+    sqs = aws_client("sqs", lab.settings().endpoint_url)
+    found = []
+    while True:
+        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=600)
+        if not answer.get("Messages"):
+            return found
+        found += [json.loads(m["Body"]) for m in answer["Messages"]]
+
+
+class DrillPipeline:
+    """Builds the drill pipeline once and tears it down at the end; the drills share it."""
+
+    def __init__(self):
+        self.endpoint = lab.settings().endpoint_url
+        self.lam = aws_client("lambda", self.endpoint)
+        self.sqs = aws_client("sqs", self.endpoint)
+        self.queue_url = self.queue_arn = None
+
+    def build(self) -> "DrillPipeline":
+        for stream in (WIND_STREAM, ANOMALY_STREAM):
+            lab.streams.create(stream, quiet=True)
+        lab.tables.create(TABLE, partition_key="location", sort_key="reading_id", quiet=True)
+        self.queue_url = self.sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
+        self.queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url,
+                                                       AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.deploy()
+        functions.add_trigger(FUNCTION, ANOMALY_STREAM, on_failure=self.queue_arn, quiet=True, **TRIGGER)
+        lab.apps.create(NAMES.anomaly_app, inputStreamName=WIND_STREAM, outputStreamName=ANOMALY_STREAM)
+        lab.apps.run(NAMES.anomaly_app, from_latest_snapshot=False, quiet=True)
+        return self
+
+    def deploy(self, handler: str = "analytics_destination.handler", code: bytes | None = None,
+               **environment: str) -> None:
+        """Create or update the drill function: the lab's analytics handler by default."""
+        code = code or function_zip()
+        variables = {"Variables": {"OUTPUT_TABLE_NAME": TABLE, **environment}}
+        try:
+            self.lam.get_function(FunctionName=FUNCTION)
+        except self.lam.exceptions.ResourceNotFoundException:
+            self.lam.create_function(FunctionName=FUNCTION, Runtime=functions.RUNTIME, Role=roles.ensure(),
+                                     Handler=handler, Code={"ZipFile": code}, Timeout=30, Environment=variables,
+                                     Tags=tags.as_dict())
+            return
+        self.lam.update_function_code(FunctionName=FUNCTION, ZipFile=code)
+        self.lam.update_function_configuration(FunctionName=FUNCTION, Handler=handler, Environment=variables)
+
+    def set_environment(self, **environment: str) -> None:
+        self.lam.update_function_configuration(FunctionName=FUNCTION, Environment={
+            "Variables": {"OUTPUT_TABLE_NAME": TABLE, **environment}})
+
+    def job_id(self) -> str:
+        return lab.status()["components"]["flink"]["applications"][NAMES.anomaly_app]["job_id"]
+
+    def teardown(self) -> None:
+        lab.apps.stop(NAMES.anomaly_app, snapshot=False, quiet=True)
+        functions.delete(FUNCTION)
+        lab.tables.delete(TABLE, quiet=True)
+        self.sqs.delete_queue(QueueUrl=self.queue_url)
+        for stream in (WIND_STREAM, ANOMALY_STREAM):
+            lab.streams.delete(stream, quiet=True)
+
+
+def function_log(since_s: float = 3600) -> list[str]:
+    return functions.logs(FUNCTION, limit=100_000, since_minutes=since_s / 60)
+
+
+def decode(record: dict) -> str:
+    return base64.b64decode(record["kinesis"]["data"]).decode()
