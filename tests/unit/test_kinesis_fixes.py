@@ -85,17 +85,19 @@ def test_reading_the_tail_of_a_long_shard_does_not_rescan_it(kinesis):
 
 def test_a_put_costs_the_same_memory_at_any_stream_length(kinesis):
     def peak_of_one_put() -> int:
-        tracemalloc.start()
-        kinesis.put_record(StreamName="s", Data=b"x", PartitionKey="p")
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        return peak
+        peaks = []
+        for _ in range(3):  # the lowest of three: the first put also allocates one-time caches
+            tracemalloc.start()
+            kinesis.put_record(StreamName="s", Data=b"x", PartitionKey="p")
+            peaks.append(tracemalloc.get_traced_memory()[1])
+            tracemalloc.stop()
+        return min(peaks)
 
     _fill(kinesis, 100)
     small = peak_of_one_put()
     _fill(kinesis, 20_000)
     large = peak_of_one_put()
-    assert large < small + 100_000, f"one put peaked at {large} bytes with 20k records vs {small} with 100"
+    assert large < small + 40_000, f"one put peaked at {large} bytes with 20k records vs {small} with 100"
 
 
 def test_records_older_than_the_retention_period_are_trimmed(kinesis, monkeypatch):
