@@ -32,7 +32,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.kinesisanalyticsv2 import models, responses
 from moto.s3.models import s3_backends
 
-from ..config import LOCAL_ACCOUNT_ID, Settings
+from ..config import Settings
 from .flink_cluster import FINAL_STATES, FlinkCluster
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,6 @@ The same calls work on both targets: on `local` the stack's Lambda runtime runs 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import io
 import json
@@ -19,13 +18,14 @@ import time
 import zipfile
 from dataclasses import dataclass
 
-from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError
+from botocore.exceptions import ClientError
 
 from ..clients import client
-from ..config import LAMBDAS_DIR, NAMES, settings
-from ..errors import BadParameter, LabError, ResourceMissing, StackNotRunning, WaitTimedOut
+from ..config import LAMBDAS_DIR, NAMES
+from ..errors import BadParameter, LabError, ResourceMissing, WaitTimedOut
 from ..progress import wait_until
 from . import roles, streams, tags, topics
+from .errors import explained
 
 RUNTIME = "python3.11"
 SHARED_MODULES = ("kinesis_batch.py",)  # plumbing the handlers import, zipped next to each of them
@@ -53,25 +53,8 @@ def missing(name: str) -> ResourceMissing:
                            f"Deploy it with `labkit.resources.functions.deploy({name!r})` and try again.")
 
 
-@contextlib.contextmanager
 def _lambda_errors(name: str, keep: tuple[str, ...] = ()):
-    """botocore's errors as sentences; error codes in `keep` pass through as ClientError."""
-    try:
-        yield
-    except ClientError as error:
-        code, message = error.response["Error"]["Code"], error.response["Error"].get("Message", "")
-        if code in keep:
-            raise
-        if code == "ResourceNotFoundException":
-            raise missing(name) from error
-        if code in ("InvalidParameterValueException", "ValidationException"):
-            raise BadParameter(f"Lambda refused the request for {name!r}: {message}") from error
-        raise LabError(f"Lambda call on {name!r} failed ({code}): {message}") from error
-    except BotoConnectionError as error:
-        s = settings()
-        if s.is_local:
-            raise StackNotRunning(f"nothing answers on {s.endpoint_url}") from error
-        raise LabError(f"cannot reach Lambda in {s.region}: {error}. Check your network and try again.") from error
+    return explained("Lambda", f"function {name!r}", lambda: missing(name), keep)
 
 
 def package(handler_file: str) -> bytes:

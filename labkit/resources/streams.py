@@ -5,19 +5,19 @@
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import time
 from datetime import datetime, timezone
 
 import pandas as pd
-from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError
+from botocore.exceptions import ClientError
 
 from ..clients import client
-from ..config import NAMES, settings
-from ..errors import BadParameter, LabError, ResourceMissing, StackNotRunning
+from ..config import NAMES
+from ..errors import BadParameter, ResourceMissing
 from ..progress import wait_until
+from .errors import explained
 
 POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "AT_TIMESTAMP")
 RECORD_COLUMNS = ["sequence_number", "arrival", "partition_key"]
@@ -37,28 +37,9 @@ def missing(name: str) -> ResourceMissing:
     )
 
 
-@contextlib.contextmanager
 def _kinesis_errors(name: str, keep: tuple[str, ...] = ()):
-    """Turn botocore's errors into sentences (a missing stream, a stopped local stack); error codes in
-    `keep` pass through as ClientError for the caller to handle."""
-    try:
-        yield
-    except ClientError as error:
-        code = error.response["Error"]["Code"]
-        if code in keep:
-            raise
-        if code == "ResourceNotFoundException":
-            raise missing(name) from error
-        if code in ("InvalidArgumentException", "ValidationException"):
-            raise BadParameter(f"Kinesis refused the request for stream {name!r}: "
-                               f"{error.response['Error'].get('Message', code)}") from error
-        raise LabError(f"Kinesis call on stream {name!r} failed ({code}): "
-                       f"{error.response['Error'].get('Message', '')}") from error
-    except BotoConnectionError as error:
-        s = settings()
-        if s.is_local:
-            raise StackNotRunning(f"nothing answers on {s.endpoint_url}") from error
-        raise LabError(f"cannot reach Kinesis in {s.region}: {error}. Check your network and try again.") from error
+    """Kinesis errors as sentences; error codes in `keep` pass through as ClientError."""
+    return explained("Kinesis", f"stream {name!r}", lambda: missing(name), keep)
 
 
 def _check_name(name: str) -> str:

@@ -9,16 +9,16 @@ The lab's tables have keys that cannot collide and make a replayed record overwr
 """
 from __future__ import annotations
 
-import contextlib
 from decimal import Decimal
 
-from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError
+from botocore.exceptions import ClientError
 
 from ..clients import client
-from ..config import NAMES, settings
-from ..errors import BadParameter, LabError, ResourceMissing, StackNotRunning
+from ..config import NAMES
+from ..errors import BadParameter, LabError, ResourceMissing
 from ..progress import wait_until
 from . import tags
+from .errors import explained
 
 LAB_KEYS = {NAMES.wind_table: ("location", "reading_id"), NAMES.diy_table: ("location", "timestamp")}
 TIMEOUT_S = 120
@@ -29,23 +29,8 @@ def missing(name: str) -> ResourceMissing:
                            f"Create it with `labkit.resources.tables.create({name!r})` and try again.")
 
 
-@contextlib.contextmanager
 def _dynamodb_errors(name: str, keep: tuple[str, ...] = ()):
-    """botocore's errors as sentences; error codes in `keep` pass through as ClientError."""
-    try:
-        yield
-    except ClientError as error:
-        code, message = error.response["Error"]["Code"], error.response["Error"].get("Message", "")
-        if code in keep:
-            raise
-        if code == "ResourceNotFoundException":
-            raise missing(name) from error
-        raise LabError(f"DynamoDB call on table {name!r} failed ({code}): {message}") from error
-    except BotoConnectionError as error:
-        s = settings()
-        if s.is_local:
-            raise StackNotRunning(f"nothing answers on {s.endpoint_url}") from error
-        raise LabError(f"cannot reach DynamoDB in {s.region}: {error}. Check your network and try again.") from error
+    return explained("DynamoDB", f"table {name!r}", lambda: missing(name), keep)
 
 
 def _status(name: str) -> str | None:

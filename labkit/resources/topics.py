@@ -8,15 +8,14 @@ confirmation mail; on the local target it is confirmed at once and mail lands in
 """
 from __future__ import annotations
 
-import contextlib
 import re
 
-from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError
 
 from ..clients import client
-from ..config import NAMES, settings
-from ..errors import BadParameter, LabError, ResourceMissing, StackNotRunning
+from ..config import NAMES
+from ..errors import BadParameter, ResourceMissing
 from . import tags
+from .errors import explained
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -26,22 +25,8 @@ def missing(name: str) -> ResourceMissing:
                            f"Create it with `labkit.resources.topics.create({name!r})` and try again.")
 
 
-@contextlib.contextmanager
 def _sns_errors(name: str):
-    try:
-        yield
-    except ClientError as error:
-        code, message = error.response["Error"]["Code"], error.response["Error"].get("Message", "")
-        if code == "NotFound":
-            raise missing(name) from error
-        if code == "InvalidParameter":
-            raise BadParameter(f"SNS refused the request for topic {name!r}: {message}") from error
-        raise LabError(f"SNS call on topic {name!r} failed ({code}): {message}") from error
-    except BotoConnectionError as error:
-        s = settings()
-        if s.is_local:
-            raise StackNotRunning(f"nothing answers on {s.endpoint_url}") from error
-        raise LabError(f"cannot reach SNS in {s.region}: {error}. Check your network and try again.") from error
+    return explained("SNS", f"topic {name!r}", lambda: missing(name))
 
 
 def create(name: str = NAMES.topic) -> str:
