@@ -22,7 +22,8 @@ if [ ! -f "$STAMP" ]; then
 fi
 
 if [ -f flink/pom.xml ]; then
-  JAR_STAMP=flink/target/.jars-$(sha1sum flink/pom.xml | cut -c1-12)
+  # rebuilt when the pom or any app source changes (the zips carry the sources)
+  JAR_STAMP=flink/target/.jars-$(find flink -path flink/target -prune -o -type f -print | sort | xargs cat | sha1sum | cut -c1-12)
   if [ ! -f "$JAR_STAMP" ]; then
     command -v mvn >/dev/null || { echo "setup: Maven is needed to fetch the Flink Kinesis connector" >&2; exit 1; }
     echo "setup: fetching the Flink Kinesis connector with Maven"

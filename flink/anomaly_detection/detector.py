@@ -22,6 +22,8 @@ import krcf
 RULE_RCF = "rcf"
 RULE_STUCK = "stuck"
 EXAMPLE_EVENT_TIME = "2026-11-27T10:00:00.000Z"
+MAX_TEXT_BYTES = 256  # a text field's UTF-8 size: the ids and location become DynamoDB keys downstream
+MAX_SPEED_MPH = 300.0  # the fastest gust ever measured is 253 mph: more is a sensor or encoding fault
 
 
 class InvalidReading(ValueError):
@@ -41,15 +43,22 @@ class Reading:
 def _text(record: dict, field: str) -> str:
     value = record.get(field)
     if not isinstance(value, str) or not value.strip():
-        raise InvalidReading(f"field {field!r} must be a non-empty string, got {value!r}")
+        raise InvalidReading(f"field {field!r} must be a non-empty string, got {value!r:.80}")
+    if not value.isprintable() or "\ufffd" in value or len(value.encode("utf-8", "replace")) > MAX_TEXT_BYTES:
+        raise InvalidReading(f"field {field!r} must be printable UTF-8 text of at most {MAX_TEXT_BYTES} bytes, "
+                             f"got {value!r:.80}")
     return value
 
 
 def _number(record: dict, field: str) -> float:
     value = record.get(field)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidReading(f"field {field!r} must be a finite number, got {value!r}")
-    return float(value)
+    try:
+        number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    except OverflowError:  # an integer with hundreds of digits
+        number = math.inf
+    if not math.isfinite(number):
+        raise InvalidReading(f"field {field!r} must be a finite number, got {value!r:.80}")
+    return number
 
 
 def parse_event_time(value: str) -> datetime:
@@ -63,23 +72,29 @@ def parse_event_time(value: str) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
-def parse_reading(raw: str | bytes) -> Reading:
-    """One Kinesis record's data as a Reading; raises InvalidReading saying what is wrong."""
+def parse_reading(raw: str | bytes, locations: tuple[str, ...] = ()) -> Reading:
+    """One Kinesis record's data as a Reading; raises InvalidReading saying what is wrong. With `locations`,
+    a reading from any other location is refused (each location costs a forest in the job's state)."""
     try:
         record = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (ValueError, RecursionError) as error:  # not UTF-8, not JSON, nested too deep, a 5,000-digit number
         raise InvalidReading(f"not JSON: {error}") from None
     if not isinstance(record, dict):
         raise InvalidReading(f"expected a JSON object, got {type(record).__name__}")
     event_time = _text(record, "event_time")
     parse_event_time(event_time)
     speed = _number(record, "speed")
-    if speed < 0:
-        raise InvalidReading(f"field 'speed' must be >= 0 mph, got {speed!r}")
+    if not 0 <= speed <= MAX_SPEED_MPH:
+        raise InvalidReading(f"field 'speed' must be >= 0 mph and <= {MAX_SPEED_MPH:g} mph (more than any wind ever "
+                             f"measured), got {speed!r}")
+    location = _text(record, "location")
+    if locations and location not in locations:
+        raise InvalidReading(f"location {location!r} is not one of this app's ({', '.join(locations)}); add it to "
+                             "the runtime property lab/locations")
     return Reading(
         event_id=_text(record, "event_id"),
         event_time=event_time,
-        location=_text(record, "location"),
+        location=location,
         turbine_id=_text(record, "turbine_id"),
         speed=speed,
         power_kw=_number(record, "power_kw") if record.get("power_kw") is not None else None,
@@ -95,6 +110,7 @@ class DetectorSettings:
     score_threshold: float = 2.0  # the lab's anomaly threshold
     stuck_run_length: int = 10  # identical readings in a row that mean a stuck sensor
     random_seed: int = 42
+    locations: tuple[str, ...] = ()  # the locations the app watches (property "locations", comma-separated); () any
 
     @classmethod
     def from_properties(cls, lab: dict[str, str]) -> "DetectorSettings":
@@ -114,6 +130,8 @@ class DetectorSettings:
                     values[field] = kind(lab[key])
                 except ValueError:
                     raise ValueError(f"property lab/{key} must be a {kind.__name__}, got {lab[key]!r}") from None
+        if "locations" in lab:
+            values["locations"] = tuple(name.strip() for name in lab["locations"].split(",") if name.strip())
         settings = cls(**values)
         if settings.stuck_run_length < 2:
             raise ValueError(f"property lab/stuck.runLength must be >= 2, got {settings.stuck_run_length}")

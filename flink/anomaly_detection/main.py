@@ -11,50 +11,34 @@ detector.py beside this file (plain Python, unit-tested without Flink).
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 from pyflink.common import Configuration, Types
-from pyflink.common.serialization import SimpleStringSchema
 from pyflink.datastream import (KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext,
                                 StreamExecutionEnvironment)
-from pyflink.datastream.connectors.kinesis import (FlinkKinesisConsumer, KinesisStreamsSink,
-                                                   PartitionKeyGenerator)
 from pyflink.datastream.state import ValueStateDescriptor
 
+from kinesis_job import kinesis_client, kinesis_sink, kinesis_source, load_property_groups, properties_file
 from detector import DetectorSettings, InvalidReading, LocationDetector, parse_reading
 
 HERE = Path(__file__).resolve().parent
-MANAGED_FLINK_PROPERTIES = Path("/etc/flink/application_properties.json")
-LOCAL_PROPERTIES = HERE / "application_properties.json"
-PROPERTIES_OVERRIDE_ENV = "LABKIT_FLINK_PROPERTIES"
 REJECTED = OutputTag("rejected", Types.STRING())
 REJECTED_DATA_CHARS = 1000
 
 
-def properties_file() -> Path:
-    """LABKIT_FLINK_PROPERTIES if set, else Managed Flink's file, else the local file beside main.py."""
-    override = os.environ.get(PROPERTIES_OVERRIDE_ENV)
-    if override:
-        return Path(override)
-    return MANAGED_FLINK_PROPERTIES if MANAGED_FLINK_PROPERTIES.is_file() else LOCAL_PROPERTIES
-
-
-def load_property_groups(path: Path) -> dict[str, dict[str, str]]:
-    """Managed Flink's property-group list as {group id: {key: value}}."""
-    return {group["PropertyGroupId"]: group["PropertyMap"] for group in json.loads(path.read_text())}
-
-
 class ParseReadings(ProcessFunction):
     """Readings out; anything else to the `rejected` side output with the reason, counted, never fatal."""
+
+    def __init__(self, locations: tuple[str, ...]):
+        self.locations = locations
 
     def open(self, runtime_context: RuntimeContext):
         self.rejected = runtime_context.get_metrics_group().counter("rejectedRecords")
 
     def process_element(self, value, ctx):
         try:
-            yield parse_reading(value)
+            yield parse_reading(value, self.locations)
         except InvalidReading as error:
             self.rejected.inc()
             yield REJECTED, json.dumps({"reason": str(error), "data": value[:REJECTED_DATA_CHARS]})
@@ -80,9 +64,9 @@ def main() -> None:
     # 1. Configuration: runtime properties --------------------------------------------------------------
     # Group "lab" holds the lab's stream names and region and the detector's settings. Group
     # "kinesis.client" (local runs only) goes to the connector as-is, e.g. aws.endpoint.
-    groups = load_property_groups(properties_file())
+    groups = load_property_groups(properties_file(HERE))
     lab = groups["lab"]
-    client = {"aws.region": lab["region"], **groups.get("kinesis.client", {})}
+    client = kinesis_client(groups)
     settings = DetectorSettings.from_properties(lab)
 
     config = Configuration()
@@ -95,29 +79,20 @@ def main() -> None:
     config.set_string("python.state.cache-size", "1000")  # >= locations per task: every forest stays cached
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.add_python_file(str(HERE / "detector.py"))
+    env.add_python_file(str(HERE / "kinesis_job.py"))
 
     # 2. Source: Kinesis stream WindDataStream ----------------------------------------------------------
-    source = FlinkKinesisConsumer(
-        lab["inputStreamName"],
-        SimpleStringSchema(),
-        {**client, "flink.stream.initpos": lab.get("startingPosition", "TRIM_HORIZON")},
-    )
-    records = env.add_source(source, "WindDataStream", Types.STRING()).uid("wind-data-source")
+    records = kinesis_source(env, lab, client)
 
     # 3. Logic: parse, key by location, score -----------------------------------------------------------
-    readings = records.process(ParseReadings(), Types.PICKLED_BYTE_ARRAY()).name("ParseReadings")
+    readings = records.process(ParseReadings(settings.locations), Types.PICKLED_BYTE_ARRAY()).name("ParseReadings")
     anomalies = (readings
                  .key_by(lambda reading: reading.location, Types.STRING())
                  .process(ScoreReadings(settings), Types.STRING())
                  .name("RandomCutForest").uid("random-cut-forest"))
 
     # 4. Sink: Kinesis stream AnomalyDetectionStream; rejected records to the TaskManager's stdout -------
-    sink = (KinesisStreamsSink.builder()
-            .set_kinesis_client_properties(client)
-            .set_stream_name(lab["outputStreamName"])
-            .set_serialization_schema(SimpleStringSchema())
-            .set_partition_key_generator(PartitionKeyGenerator.fixed())
-            .build())
+    sink = kinesis_sink(lab, client)
     anomalies.sink_to(sink).name("AnomalyDetectionStream").uid("anomaly-detection-sink")
     readings.get_side_output(REJECTED).print("rejected")
 

@@ -11,42 +11,23 @@ live in windowing.py beside this file (plain Python, unit-tested without Flink).
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 from pyflink.common import Configuration, Duration, Time, Types, WatermarkStrategy
-from pyflink.common.serialization import SimpleStringSchema
 from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import (AggregateFunction, MapFunction, OutputTag, ProcessFunction,
                                 ProcessWindowFunction, RuntimeContext, StreamExecutionEnvironment)
-from pyflink.datastream.connectors.kinesis import (FlinkKinesisConsumer, KinesisStreamsSink,
-                                                   PartitionKeyGenerator)
 from pyflink.datastream.window import TumblingEventTimeWindows
 
+from kinesis_job import kinesis_client, kinesis_sink, kinesis_source, load_property_groups, properties_file
 from windowing import (InvalidReading, WatermarkOrIdleTrigger, add_reading, late_report, merge_maxima,
                        new_maximum, parse_reading, window_report)
 
 HERE = Path(__file__).resolve().parent
-MANAGED_FLINK_PROPERTIES = Path("/etc/flink/application_properties.json")
-LOCAL_PROPERTIES = HERE / "application_properties.json"
-PROPERTIES_OVERRIDE_ENV = "LABKIT_FLINK_PROPERTIES"
 REJECTED = OutputTag("rejected", Types.STRING())
 LATE = OutputTag("late", Types.PICKLED_BYTE_ARRAY())
 REJECTED_DATA_CHARS = 1000
-
-
-def properties_file() -> Path:
-    """LABKIT_FLINK_PROPERTIES if set, else Managed Flink's file, else the local file beside main.py."""
-    override = os.environ.get(PROPERTIES_OVERRIDE_ENV)
-    if override:
-        return Path(override)
-    return MANAGED_FLINK_PROPERTIES if MANAGED_FLINK_PROPERTIES.is_file() else LOCAL_PROPERTIES
-
-
-def load_property_groups(path: Path) -> dict[str, dict[str, str]]:
-    """Managed Flink's property-group list as {group id: {key: value}}."""
-    return {group["PropertyGroupId"]: group["PropertyMap"] for group in json.loads(path.read_text())}
 
 
 def seconds_property(lab: dict[str, str], key: str, default: float) -> int:
@@ -116,9 +97,9 @@ def main() -> None:
     # 1. Configuration: runtime properties --------------------------------------------------------------
     # Group "lab": stream names, region, window length, out-of-orderness bound and idle timeout (seconds).
     # Group "kinesis.client" (local runs only) goes to the connector as-is, e.g. aws.endpoint.
-    groups = load_property_groups(properties_file())
+    groups = load_property_groups(properties_file(HERE))
     lab = groups["lab"]
-    client = {"aws.region": lab["region"], **groups.get("kinesis.client", {})}
+    client = kinesis_client(groups)
     window_ms = seconds_property(lab, "windowLengthSeconds", 60)
     out_of_orderness_ms = seconds_property(lab, "outOfOrdernessSeconds", 5)
     idle_ms = seconds_property(lab, "idleTimeoutSeconds", 10)
@@ -129,14 +110,10 @@ def main() -> None:
     config.set_string("python.execution-mode", "process")
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.add_python_file(str(HERE / "windowing.py"))
+    env.add_python_file(str(HERE / "kinesis_job.py"))
 
     # 2. Source: Kinesis stream WindDataStream ----------------------------------------------------------
-    source = FlinkKinesisConsumer(
-        lab["inputStreamName"],
-        SimpleStringSchema(),
-        {**client, "flink.stream.initpos": lab.get("startingPosition", "TRIM_HORIZON")},
-    )
-    records = env.add_source(source, "WindDataStream", Types.STRING()).uid("wind-data-source")
+    records = kinesis_source(env, lab, client)
 
     # 3. Logic: parse, event time, tumbling window per location -----------------------------------------
     # Idleness lets the watermark move on when a source subtask has no shard or no data; the trigger
@@ -158,12 +135,7 @@ def main() -> None:
               .name("MaxSpeedPerWindow").uid("max-speed-window"))
 
     # 4. Sink: Kinesis stream MaxWindSpeed; rejected and late readings to the TaskManager's stdout -------
-    sink = (KinesisStreamsSink.builder()
-            .set_kinesis_client_properties(client)
-            .set_stream_name(lab["outputStreamName"])
-            .set_serialization_schema(SimpleStringSchema())
-            .set_partition_key_generator(PartitionKeyGenerator.fixed())
-            .build())
+    sink = kinesis_sink(lab, client)
     maxima.sink_to(sink).name("MaxWindSpeed").uid("max-wind-speed-sink")
     readings.get_side_output(REJECTED).print("rejected")
     maxima.get_side_output(LATE).map(ReportLate(window_ms), Types.STRING()).print("late")

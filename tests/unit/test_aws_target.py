@@ -26,9 +26,12 @@ def aws(monkeypatch):
 @pytest.mark.parametrize("name", list(apps.APP_FOLDERS))
 def test_each_zip_holds_main_its_modules_and_the_connector_but_no_local_endpoint(name):
     folder = apps.FLINK_DIR / apps.APP_FOLDERS[name]
+    modules = {p.name for p in folder.glob("*.py")}
     with zipfile.ZipFile(apps.package(name)) as archive:
         names = set(archive.namelist())
-    modules = {p.name for p in folder.glob("*.py")}
+        shipped = {module: archive.read(module) for module in modules & names}
+    assert shipped == {module: (folder / module).resolve().read_bytes() for module in modules}, \
+        "each module ships as its real content (shared ones are links in the source tree)"
     run_options = apps.default_properties(name)["kinesis.analytics.flink.run.options"]
     assert modules <= names and run_options["python"] in names and run_options["jarfile"] in names
     assert "application_properties.json" not in names

@@ -1,0 +1,1 @@
+../common/kinesis_job.py
