@@ -9,7 +9,8 @@ import sys
 from .common import RESULTS, machine
 
 ROOT = RESULTS.parent.parent
-BENCHMARKS = ["kinesis_put_rate"]
+BENCHMARKS = ["rcf_throughput", "anomaly_job_throughput", "pipeline_latency", "kinesis_put_rate", "course_run",
+              "detection_scoreboard"]
 
 
 def write_report() -> None:

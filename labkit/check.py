@@ -1,6 +1,8 @@
 """Check cells: each verifies one expected outcome and prints ✓, or raises CheckFailed saying what to do."""
 from __future__ import annotations
 
+import contextlib
+import io
 from typing import TYPE_CHECKING
 
 from .config import settings
@@ -20,7 +22,7 @@ def passed(message: str) -> None:
     print(f"✓ {message}")
 
 
-def stack_is_healthy() -> dict:
+def stack_is_healthy() -> None:
     """The target answers: the local stack is up (local), or credentials reach AWS (aws)."""
     s = settings()
     if s.is_local:
@@ -28,12 +30,11 @@ def stack_is_healthy() -> dict:
         if not report["running"]:
             raise CheckFailed(report["hint"])
         passed(f"local stack running; AWS API endpoint {report['endpoint']}")
-        return report
+        return
     from .clients import client
 
     identity = client("sts").get_caller_identity()
     passed(f"AWS credentials work (account {identity['Account']}, region {s.region})")
-    return identity
 
 
 # -- helpers -------------------------------------------------------------------------------------------
@@ -54,6 +55,12 @@ def _wait(condition, timeout_s: float, what: str, on_timeout: str, interval_s: f
         raise CheckFailed(f"{error} {on_timeout}") from None
 
 
+def _quietly(check, *args):
+    """Run another check as a step of this one: its ✓ is not printed, its CheckFailed still is raised."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return check(*args)
+
+
 def _when(timestamp) -> str:
     import pandas as pd
 
@@ -62,7 +69,7 @@ def _when(timestamp) -> str:
 
 # -- Kinesis streams and the simulator -----------------------------------------------------------------
 
-def stream_is_active(name: str) -> dict:
+def stream_is_active(name: str) -> None:
     """The stream exists and takes records."""
     from .resources import streams
 
@@ -73,10 +80,9 @@ def stream_is_active(name: str) -> dict:
     if stream["status"] not in ("ACTIVE", "UPDATING"):
         raise CheckFailed(f"stream {name} is {stream['status']}: wait a few seconds and run this check again.")
     passed(f"stream {name} is ACTIVE with {len(stream['shards'])} shard(s)")
-    return stream
 
 
-def simulator_can_send(stream: str) -> dict:
+def simulator_can_send(stream: str) -> None:
     """The simulator answers and its target stream is ACTIVE (the page's Submit)."""
     from . import simulate
 
@@ -84,9 +90,8 @@ def simulator_can_send(stream: str) -> dict:
         report = simulate.status()
     except LabError as error:
         raise CheckFailed(f"the simulator does not answer: {error}") from error
-    stream_is_active(stream)
+    _quietly(stream_is_active, stream)
     passed(f"the simulator is ready ({report['state']}); press Start to send a data set to {stream}")
-    return report
 
 
 def _simulator_run(stream: str, dataset: str) -> dict:
@@ -107,15 +112,14 @@ def _simulator_run(stream: str, dataset: str) -> dict:
     return report
 
 
-def simulator_is_sending(stream: str, dataset: str) -> dict:
+def simulator_is_sending(stream: str, dataset: str) -> None:
     """The simulator's current run sends `dataset` to `stream` (or has sent all of it)."""
     report = _simulator_run(stream, dataset)
     passed(f"the simulator sends “{report['title']}” to {stream}: {report['sent']:,} of {report['total']:,} "
            "records so far")
-    return report
 
 
-def simulator_finished(stream: str, dataset: str, timeout_s: float = 300) -> dict:
+def simulator_finished(stream: str, dataset: str, timeout_s: float = 300) -> None:
     """The simulator sent the whole of `dataset` to `stream` (waits for the run to end)."""
     from . import simulate
 
@@ -124,19 +128,6 @@ def simulator_finished(stream: str, dataset: str, timeout_s: float = 300) -> dic
           "It is still sending: raise the rate in the simulator panel, or run this check again later.")
     report = _simulator_run(stream, dataset)
     passed(f"the simulator sent all {report['sent']:,} records of “{report['title']}” to {stream}")
-    return report
-
-
-def stream_has_records(name: str, at_least: int = 1, timeout_s: float = 180) -> int:
-    """At least `at_least` records are in the stream (waits for them to arrive)."""
-    from .ui.feeds import StreamFeed
-
-    stream_is_active(name)
-    feed = StreamFeed(name)
-    _wait(lambda: len(feed()) >= at_least, timeout_s, f"{at_least:,} record(s) in {name}",
-          f"Only {len(feed.frame):,} arrived. Is what writes to {name} running (the simulator, or the app's status)?")
-    passed(f"{name} holds {len(feed.frame):,} records")
-    return len(feed.frame)
 
 
 def plot_shows_readings(data: pd.DataFrame, locations: int = 5) -> None:
@@ -165,7 +156,7 @@ def viewer_shows_records(frame: pd.DataFrame | None, fields=("event_id", "event_
 
 # -- Flink applications --------------------------------------------------------------------------------
 
-def app_is_created(name: str) -> dict:
+def app_is_created(name: str) -> None:
     """The Flink application exists (READY, or already RUNNING from an earlier run)."""
     from .resources import apps
 
@@ -173,10 +164,9 @@ def app_is_created(name: str) -> dict:
     if app is None:
         raise CheckFailed(f"there is no application {name}: run the cell above (`lab.apps.create({name!r})`).")
     passed(f"application {name} exists ({app['ApplicationStatus']}, runtime {app['RuntimeEnvironment']})")
-    return app
 
 
-def app_has_properties(name: str, group: str = "lab", **expected) -> dict:
+def app_has_properties(name: str, group: str = "lab", **expected) -> None:
     """The application's runtime property group `group` holds `expected` (values compared as text)."""
     from .resources import apps
 
@@ -192,10 +182,9 @@ def app_has_properties(name: str, group: str = "lab", **expected) -> dict:
         raise CheckFailed(f"{name}'s group {group!r}: {details}. Set them with `lab.apps.configure({name!r}, "
                           f"group={group!r}, ...)`.")
     passed(f"{name} reads its {group!r} properties: " + ", ".join(f"{k}={v}" for k, v in expected.items()))
-    return values
 
 
-def app_is_running(name: str) -> str:
+def app_is_running(name: str) -> None:
     """The Flink application is RUNNING."""
     from .resources import apps
 
@@ -210,10 +199,9 @@ def app_is_running(name: str) -> str:
         raise CheckFailed(f"{name} is {state}, not RUNNING: run it (`lab.apps.run({name!r})`); if it stops again, "
                           f"its logs say why (`lab.apps.logs({name!r})`).")
     passed(f"{name} is RUNNING; Flink dashboard: {apps.dashboard_url(name)}")
-    return state
 
 
-def app_has_snapshot(name: str) -> dict:
+def app_has_snapshot(name: str) -> None:
     """The application is stopped (READY) and has a snapshot to run from later."""
     from .resources import apps
 
@@ -224,7 +212,6 @@ def app_has_snapshot(name: str) -> dict:
         raise CheckFailed(f"{name} is {state} with {len(snapshots)} snapshot(s): stop it with a snapshot "
                           f"(`lab.apps.stop({name!r}, snapshot=True)`).")
     passed(f"{name} is stopped; its latest snapshot is {snapshots[0]['SnapshotName']}")
-    return snapshots[0]
 
 
 def labelled_anomalies_score_high(scores: pd.DataFrame, dataset: str = "anomaly", threshold: float = 2.0) -> None:
@@ -251,7 +238,7 @@ def labelled_anomalies_score_high(scores: pd.DataFrame, dataset: str = "anomaly"
 
 # -- Lambda, DynamoDB, SNS -----------------------------------------------------------------------------
 
-def table_is_active(name: str) -> dict:
+def table_is_active(name: str) -> None:
     """The DynamoDB table exists and is ACTIVE."""
     from .resources import tables
 
@@ -262,10 +249,9 @@ def table_is_active(name: str) -> dict:
         raise CheckFailed(f"table {name} is {table['status']}: wait a few seconds and run this check again.")
     keys = f"partition key {table['partition_key']}" + (f", sort key {table['sort_key']}" if table["sort_key"] else "")
     passed(f"table {name} is ACTIVE ({keys})")
-    return table
 
 
-def function_is_active(name: str) -> dict:
+def function_is_active(name: str) -> None:
     """The Lambda function exists and is Active."""
     from .resources import functions
 
@@ -275,10 +261,9 @@ def function_is_active(name: str) -> dict:
     if function["state"] != "Active":
         raise CheckFailed(f"function {name} is {function['state']}: wait a few seconds and run this check again.")
     passed(f"function {name} is Active ({function['runtime']}, handler {function['handler']})")
-    return function
 
 
-def trigger_is_enabled(function: str, stream: str) -> dict:
+def trigger_is_enabled(function: str, stream: str) -> None:
     """The function has an enabled Kinesis trigger on `stream`."""
     from .resources import functions
 
@@ -292,54 +277,55 @@ def trigger_is_enabled(function: str, stream: str) -> dict:
         raise CheckFailed(f"the trigger {stream} -> {function} is {found[0]['state']}: add it again to enable it.")
     passed(f"trigger {stream} -> {function} is Enabled (batch size {found[0]['batch_size']}, "
            f"from {found[0]['starting_position']})")
-    return found[0]
 
 
-def table_has_one_item_per_record(table: str, stream: str, timeout_s: float = 300) -> int:
+def table_has_one_item_per_record(table: str, stream: str, timeout_s: float = 300) -> None:
     """Every record of `stream` is exactly one item of `table` (key "<event_time>#<event_id>"), and the table
     holds nothing else; waits while the function catches up."""
     from .resources import tables
     from .ui.feeds import StreamFeed
 
-    table_is_active(table)
+    _quietly(table_is_active, table)
     feed = StreamFeed(stream)
     state: dict = {}
 
     def matched() -> bool:
         records = feed()
         expected = {f"{t}#{i}" for t, i in zip(records.get("event_time", []), records.get("event_id", []))}
+        state.update(expected=expected, count=tables.count(table))
+        if not expected or state["count"] != len(expected):  # counting first: reading every item costs more
+            return False
         keys = {item["reading_id"] for item in tables.items(table)}
-        state.update(expected=expected, missing=len(expected - keys), extra=len(keys - expected))
-        return bool(expected) and keys == expected
+        state.update(missing=len(expected - keys), extra=len(keys - expected))
+        return keys == expected
 
     try:
         wait_until(matched, timeout_s, f"one item in {table} per record of {stream}", interval_s=2)
     except WaitTimedOut:
+        found = (f" ({state['missing']:,} records missing, {state['extra']:,} items of other records)"
+                 if "missing" in state else "")
         raise CheckFailed(
-            f"after {timeout_s:.0f} s {table} still lacks {state.get('missing', '?'):,} of the "
-            f"{len(state.get('expected', ())):,} records of {stream} and holds {state.get('extra', '?'):,} items "
-            "that are not among them. Is the trigger Enabled? The function's logs say why records fail "
-            "(`lab.functions.logs(...)`).") from None
+            f"after {timeout_s:.0f} s {table} holds {state.get('count', 0):,} items for the "
+            f"{len(state.get('expected', ())):,} records of {stream}{found}. Is the trigger Enabled? The "
+            "function's logs say why records fail (`lab.functions.logs(...)`).") from None
     passed(f"{table} holds exactly one item per record of {stream}: {len(state['expected']):,} items")
-    return len(state["expected"])
 
 
-def topic_exists(name: str) -> str:
-    """The SNS topic exists; returns its ARN."""
+def topic_exists(name: str) -> None:
+    """The SNS topic exists."""
     from .resources import topics
 
     arn = _exists(topics.arn, name)
     if arn is None:
         raise CheckFailed(f"there is no topic {name}: run the cell above (`lab.topics.create({name!r})`).")
     passed(f"topic {name} exists ({arn})")
-    return arn
 
 
-def email_is_subscribed(address: str, topic: str) -> dict:
+def email_is_subscribed(address: str, topic: str) -> None:
     """`address` has a confirmed e-mail subscription to `topic`."""
     from .resources import topics
 
-    topic_exists(topic)
+    _quietly(topic_exists, topic)
     found = [s for s in topics.subscriptions(topic) if s["protocol"] == "email" and s["endpoint"] == address]
     if not found:
         raise CheckFailed(f"{address} is not subscribed to {topic}: run the cell above "
@@ -348,19 +334,17 @@ def email_is_subscribed(address: str, topic: str) -> dict:
         raise CheckFailed(f"the subscription of {address} is pending: open the mail “AWS Notification - "
                           "Subscription Confirmation” in that mailbox and click Confirm subscription.")
     passed(f"{address} is subscribed to {topic} (confirmed)")
-    return found[0]
 
 
-def invocation_succeeded(result: dict) -> dict:
+def invocation_succeeded(result: dict) -> None:
     """A function run (the Test button) ended without an error."""
     if not result["ok"]:
         raise CheckFailed(f"the function failed ({result['error']}): {result['result']}. Its log:\n{result['log']}")
     passed(f"the function succeeded: {result['result']}")
-    return result
 
 
 def inbox_has_emails(to: str, count: int, dataset: str = "anomaly",
-                     subject: str = "Abnormal Wind Turbine Speed Detected") -> list[dict]:
+                     subject: str = "Abnormal Wind Turbine Speed Detected") -> None:
     """`to` received exactly `count` anomaly e-mails, one naming each labelled anomaly's location."""
     from .datasets import load_labels
     from .inbox import inbox
@@ -380,7 +364,6 @@ def inbox_has_emails(to: str, count: int, dataset: str = "anomaly",
     if unnamed:
         raise CheckFailed(f"these labelled anomalies are not in exactly one e-mail: {', '.join(unnamed)}.")
     passed(f"{to} received {count} e-mails “{subject}”, one per labelled anomaly")
-    return mails
 
 
 def items_include_labelled_anomalies(items: "pd.DataFrame | None", dataset: str = "anomaly",
@@ -400,7 +383,7 @@ def items_include_labelled_anomalies(items: "pd.DataFrame | None", dataset: str 
     passed(f"the explorer shows all {len(labels)} labelled anomalies with anomaly_score >= {threshold:g}")
 
 
-def function_logs_have_no_errors(name: str) -> list[str]:
+def function_logs_have_no_errors(name: str) -> None:
     """The function ran (its log has REPORT lines) and logged no [ERROR] line."""
     from .resources import functions
 
@@ -412,7 +395,6 @@ def function_logs_have_no_errors(name: str) -> list[str]:
     if errors:
         raise CheckFailed(f"{name} logged {len(errors)} error(s); the first: {errors[0][:400]}")
     passed(f"{name} ran {runs} time(s) in the last hour without an error")
-    return lines
 
 
 def all_readings_scored(scores: "pd.DataFrame", dataset: str) -> None:
@@ -453,7 +435,7 @@ def scoreboard_catches(board: "pd.DataFrame", **minimum_recall: float) -> None:
     passed("the detector catches " + ", ".join(f"{kind} {board.loc[kind, 'recall']:.0%}" for kind in minimum_recall))
 
 
-def simulator_stopped() -> dict:
+def simulator_stopped() -> None:
     """The simulator is not sending."""
     from . import simulate
 
@@ -461,7 +443,6 @@ def simulator_stopped() -> dict:
     if report["state"] == "running":
         raise CheckFailed("the simulator is still sending: press Stop (or run the cell above again).")
     passed(f"the simulator is {report['state']}")
-    return report
 
 
 def apps_are_stopped() -> None:

@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from .config import NAMES
+from .config import NAMES, settings
 from .errors import LabError
 from .local import control
 
@@ -96,6 +96,30 @@ def cmd_flink(args) -> int:
     return 0
 
 
+def cmd_teardown(args) -> int:
+    from . import teardown
+
+    resources = teardown.find()
+    if not resources:
+        print(f"nothing to delete: no resource carries the course's tag {NAMES.tag_key}={NAMES.tag_value}.")
+        return 0
+    s = settings()
+    print(f"{len(resources)} resource(s) carry the course's tag {NAMES.tag_key}={NAMES.tag_value} "
+          f"(target {s.target}, region {s.region}):")
+    print("\n".join(f"  - {resource}" for resource in resources))
+    if not args.yes:
+        try:
+            answer = input("delete them all? type yes: ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() != "yes":
+            print("nothing deleted (run `labkit teardown --yes` to delete without asking).")
+            return 1
+    summary = teardown.teardown(resources, quiet=args.quiet)
+    print(teardown.summary_text(summary))
+    return 2 if summary["failed"] else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labkit", description="Lab 22 wind-farm course helper.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -143,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     flink_status.add_argument("name", nargs="?", help=f"one application (default: {names})")
     flink_status.add_argument("--json", action="store_true", help="machine-readable output")
     flink.set_defaults(run=cmd_flink)
+
+    teardown = sub.add_parser("teardown", help="delete every resource tagged as the course's, and only those")
+    teardown.add_argument("--yes", action="store_true", help="do not ask before deleting")
+    teardown.add_argument("--quiet", action="store_true", help="no progress bar")
+    teardown.set_defaults(run=cmd_teardown)
 
     inbox = sub.add_parser("inbox", help="the e-mail SNS topics sent to their subscribers (local target)")
     inbox.add_argument("--json", action="store_true", help="machine-readable output")

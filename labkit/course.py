@@ -18,7 +18,7 @@ import tarfile
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -119,7 +119,7 @@ class Result:
     seconds: float
     checks: int = 0
     error: str = ""
-    title: str = field(default="")
+    title: str = ""
 
 
 def summarise(notebook: Path, executed: Path, seconds: float, error: str = "") -> Result:
@@ -187,13 +187,15 @@ def write_preview(results: list[Result], preview_dir: Path, vendor: Path = VENDO
     html_exporter = exporter(offline)
     rows = []
     for result in results:
-        body, _ = html_exporter.from_filename(str(result.executed))
-        page = preview_dir / f"{result.notebook.stem}.html"
-        page.write_text(body, encoding="utf-8")
+        name = html.escape(result.notebook.stem)
+        if result.executed.exists():  # a kernel that died before papermill saved anything leaves no copy
+            page = preview_dir / f"{result.notebook.stem}.html"
+            page.write_text(html_exporter.from_filename(str(result.executed))[0], encoding="utf-8")
+            name = f'<a href="{html.escape(page.name)}">{name}</a>'
         outcome = (f'<span class="bad">✗ {html.escape(result.error[:200])}</span>' if result.error
                    else f'<span class="ok">{result.checks} checks ✓</span>')
-        rows.append(f'<tr><td><a href="{html.escape(page.name)}">{html.escape(result.notebook.stem)}</a></td>'
-                    f"<td>{html.escape(result.title)}</td><td>{result.seconds:.0f} s</td><td>{outcome}</td></tr>")
+        rows.append(f"<tr><td>{name}</td><td>{html.escape(result.title)}</td><td>{result.seconds:.0f} s</td>"
+                    f"<td>{outcome}</td></tr>")
     index = preview_dir / "index.html"
     index.write_text(
         "<!doctype html><html><head><meta charset='utf-8'><title>Lab 22 - instructor preview</title><style>"

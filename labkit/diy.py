@@ -15,6 +15,7 @@ import io
 import textwrap
 from typing import Callable
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
 
@@ -67,7 +68,8 @@ def _solution_7():
     return lab.functions.add_trigger("DIYFunction", "MaxWindSpeed", batch_size=100, starting_position="TRIM_HORIZON")
 
 
-SOLUTIONS: dict[int, Callable] = {n: globals()[f"_solution_{n}"] for n in range(1, 8)}
+SOLUTIONS: dict[int, Callable] = {1: _solution_1, 2: _solution_2, 3: _solution_3, 4: _solution_4, 5: _solution_5,
+                                  6: _solution_6, 7: _solution_7}
 
 
 def solution_code(exercise: int) -> str:
@@ -116,8 +118,16 @@ def _check_2() -> None:
     passed(f"Exercise 2: application {NAMES.max_speed_app} exists ({app['ApplicationStatus']})")
 
 
+def _app_must_exist(exercise: int) -> None:
+    try:
+        apps.describe(NAMES.max_speed_app)
+    except ResourceMissing:
+        raise _not_done(exercise, f"there is no Flink application {NAMES.max_speed_app}.",
+                        "do exercise 2 first.") from None
+
+
 def _check_3() -> None:
-    _check_2_quietly(3)
+    _app_must_exist(3)
     group = apps.properties(NAMES.max_speed_app).get("lab")
     if group is None:
         raise _not_done(3, f"{NAMES.max_speed_app} has no runtime property group 'lab'.",
@@ -136,16 +146,8 @@ def _check_3() -> None:
            f"windows of {WINDOW_SECONDS} s")
 
 
-def _check_2_quietly(exercise: int) -> None:
-    try:
-        apps.describe(NAMES.max_speed_app)
-    except ResourceMissing:
-        raise _not_done(exercise, f"there is no Flink application {NAMES.max_speed_app}.",
-                        "do exercise 2 first.") from None
-
-
 def _check_4() -> None:
-    _check_2_quietly(4)
+    _app_must_exist(4)
     state = apps.status(NAMES.max_speed_app)
     if state == "STARTING":
         try:
@@ -207,7 +209,8 @@ def _check_7() -> None:
     passed(f"Exercise 7: trigger {NAMES.max_speed_stream} -> {NAMES.diy_function} is Enabled")
 
 
-CHECKS: dict[int, Callable[[], None]] = {n: globals()[f"_check_{n}"] for n in range(1, 8)}
+CHECKS: dict[int, Callable[[], None]] = {1: _check_1, 2: _check_2, 3: _check_3, 4: _check_4, 5: _check_5,
+                                          6: _check_6, 7: _check_7}
 
 
 def check(exercise: int) -> None:
@@ -215,57 +218,84 @@ def check(exercise: int) -> None:
     CHECKS[_number(exercise)]()
 
 
-def _maxima(frame: pd.DataFrame, column: str) -> dict[str, float]:
-    return frame.groupby("location")[column].max().astype(float).to_dict() if len(frame) else {}
+def _iso(epoch_ms: int) -> str:
+    return pd.Timestamp(epoch_ms, unit="ms", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def _stream_maxima() -> Callable[[], dict[str, float]]:
-    """The highest speed per location in WindDataStream so far; each call reads only what is new."""
+def _expected_windows() -> Callable[[], dict[tuple[str, str], float]]:
+    """The highest speed per (location, window end) of every reading in WindDataStream so far, with the
+    exercise's window length; each call reads only what is new."""
     from .ui.feeds import StreamFeed
 
     feed = StreamFeed(NAMES.wind_stream)
-    return lambda: _maxima(feed(), "speed")
+    length_ms = int(WINDOW_SECONDS) * 1000
+
+    def windows() -> dict[tuple[str, str], float]:
+        readings = feed()
+        if not len(readings):
+            return {}
+        epoch_ms = pd.to_datetime(readings["event_time"], utc=True, format="ISO8601").astype("int64") // 10**6
+        ends = (epoch_ms - epoch_ms % length_ms + length_ms).map(_iso)
+        return readings.groupby([readings["location"], ends])["speed"].max().astype(float).to_dict()
+
+    return windows
+
+
+def _differences(expected: dict[tuple[str, str], float], items: pd.DataFrame) -> list[str]:
+    """The expected windows that DIYTable lacks or holds with another maximum."""
+    got = ({(row.location, row.timestamp): float(row.max_wind_speed) for row in items.itertuples()}
+           if len(items) else {})
+    return [f"{location} window ending {end[11:19]}: " + (f"{got[(location, end)]:g} mph, not {speed:g}"
+                                                         if (location, end) in got else f"missing ({speed:g} mph)")
+            for (location, end), speed in sorted(expected.items()) if got.get((location, end)) != speed]
 
 
 def until_results_complete() -> Callable[[pd.DataFrame], bool]:
-    """For `until` of the live DIYTable plot: each location's highest window is its highest reading."""
-    wanted = _stream_maxima()
-    return lambda items: bool(expected := wanted()) and _maxima(items, "max_wind_speed") == expected
+    """For `until` of the live DIYTable plot: every window of the readings sent so far is in DIYTable with
+    its highest speed."""
+    expected = _expected_windows()
+
+    def complete(items: pd.DataFrame) -> bool:
+        wanted = expected()
+        return bool(wanted) and not _differences(wanted, items)
+
+    return complete
 
 
-def check_results(timeout_s: float = RESULTS_TIMEOUT_S) -> pd.DataFrame:
-    """The whole DIY pipeline works: DIYTable's highest max_wind_speed per location equals the highest speed
-    of that location in WindDataStream (waits while windows close and the function catches up)."""
+def check_results(timeout_s: float = RESULTS_TIMEOUT_S) -> None:
+    """The whole DIY pipeline works: for every location and 10-second window of the readings in
+    WindDataStream, DIYTable holds the window's highest speed (waits while windows close and the function
+    catches up)."""
     for exercise in CHECKS:
         with contextlib.redirect_stdout(io.StringIO()):  # only the first unfinished exercise speaks
             CHECKS[exercise]()
-    wanted_now = _stream_maxima()
+    expected = _expected_windows()
     state: dict = {}
 
-    def matched() -> bool:
-        state.update(wanted=wanted_now(), got=_maxima(pd.DataFrame(tables.items(NAMES.diy_table)), "max_wind_speed"))
-        return bool(state["wanted"]) and state["got"] == state["wanted"]
+    def complete() -> bool:
+        state["wanted"] = expected()
+        state["items"] = pd.DataFrame(tables.items(NAMES.diy_table))
+        state["off"] = _differences(state["wanted"], state["items"])
+        return bool(state["wanted"]) and not state["off"]
 
     try:
-        wait_until(matched, timeout_s, f"{NAMES.diy_table} to hold the maximum of every location", interval_s=2)
+        wait_until(complete, timeout_s, f"{NAMES.diy_table} to hold every window", interval_s=2)
     except WaitTimedOut:
-        wanted, got = state.get("wanted", {}), state.get("got", {})
-        if not got:
+        if not len(state.get("items", ())):
             problem, hint = (f"{NAMES.diy_table} is still empty after {timeout_s:.0f} s.",
                              f"is {NAMES.max_speed_app} RUNNING and did the simulator send data? Look at "
                              f"lab.streams.read_records({NAMES.max_speed_stream!r}) (the app's output) and "
                              f"lab.functions.logs({NAMES.diy_function!r}) (the function's errors).")
         else:
-            problem = "the maxima differ from the wind readings: " + "; ".join(
-                f"{loc} has {got.get(loc)} in {NAMES.diy_table}, {speed} in {NAMES.wind_stream}"
-                for loc, speed in wanted.items() if got.get(loc) != speed)
-            hint = (f"a window closes {WINDOW_SECONDS} s after its last reading: wait and check again; if it stays, "
-                    f"look at lab.functions.logs({NAMES.diy_function!r}).")
+            off = state["off"]
+            problem = (f"{len(off)} of {len(state['wanted'])} windows are not right yet: {'; '.join(off[:3])}"
+                       + (" ..." if len(off) > 3 else "") + ".")
+            hint = ("a window is reported once later readings pass it, or 10 s after its last reading: wait and "
+                    f"check again. If it stays, look at lab.functions.logs({NAMES.diy_function!r}).")
         raise CheckFailed(f"The DIY pipeline is not complete yet: {problem}\nHint: {hint}") from None
-    items = pd.DataFrame(tables.items(NAMES.diy_table))
-    passed(f"DIY pipeline works: {len(items):,} windows in {NAMES.diy_table}; the maximum per location matches "
-           f"{NAMES.wind_stream} ({', '.join(f'{k} {v:g} mph' for k, v in sorted(state['got'].items()))})")
-    return items
+    locations = state["items"]["location"].nunique()
+    passed(f"DIY pipeline works: all {len(state['wanted']):,} windows of {locations} locations are in "
+           f"{NAMES.diy_table}, each with its highest wind speed")
 
 
 def draw_max_speeds(data: pd.DataFrame, ax: plt.Axes) -> None:
@@ -275,7 +305,8 @@ def draw_max_speeds(data: pd.DataFrame, ax: plt.Axes) -> None:
         return
     for location, rows in data.groupby("location"):
         rows = rows.sort_values("timestamp")
-        ax.plot(pd.to_datetime(rows["timestamp"], utc=True, format="ISO8601"), rows["max_wind_speed"], "o-",
-                markersize=4, label=location)
+        ax.plot(pd.to_datetime(rows["timestamp"], utc=True, format="ISO8601"), rows["max_wind_speed"], "o",
+                markersize=5, label=location)
     ax.set_ylabel("max wind speed per window (mph)")
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
     ax.legend(loc="upper left", fontsize="small", ncol=3)

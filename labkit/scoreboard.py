@@ -26,14 +26,13 @@ SHINGLE = 4  # the app's rcf.shingleSize: a fault also lifts the scores of the n
 COLUMNS = ["faults", "caught", "recall", "alerts", "false_alerts", "precision", "rules"]
 
 
-def _latest(scores: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """The app's output for `dataset`'s readings, the last score of each reading if it was sent again."""
-    needed = {"event_id", "location", "score", "rule"}
+def _latest(scores: pd.DataFrame, event_ids: set[str]) -> pd.DataFrame:
+    """The app's output for these readings, the last score of each reading if it was sent again."""
+    needed = {"event_id", "location", "score", "rule", "attribution"}
     if not needed <= set(scores.columns):
         raise BadParameter(f"scores need the columns {sorted(needed)} of AnomalyDetectionStream's records; "
                            f"got {sorted(scores.columns)}.")
-    prefix = f"{dataset}-"
-    own = scores[scores["event_id"].astype(str).str.startswith(prefix)]
+    own = scores[scores["event_id"].isin(event_ids)]
     return own.drop_duplicates("event_id", keep="last").set_index("event_id")
 
 
@@ -60,10 +59,10 @@ class _Analysis:
     """The app's flags on one data set, its alerts, and which labelled fault each alert belongs to."""
 
     def __init__(self, scores: pd.DataFrame, dataset: str, threshold: float):
-        self.latest = latest = _latest(scores, dataset)
         self.order: dict[str, list[str]] = defaultdict(list)
         for record in load_records(dataset):
             self.order[record["location"]].append(record["event_id"])
+        self.latest = latest = _latest(scores, {i for ids in self.order.values() for i in ids})
         absent = sum(event_id not in latest.index for ids in self.order.values() for event_id in ids)
         if absent:
             raise BadParameter(f"{absent:,} readings of the {dataset} data set have no score yet: wait until the app "

@@ -59,25 +59,25 @@ STATUS_KEYS = ("state", "stream", "dataset", "title", "rate", "loop", "timestamp
 def validate(stream: str, dataset: str, rate, loop, timestamps: str) -> dict:
     """The run's parameters, checked; BadParameter names the allowed values."""
     if not isinstance(stream, str) or not streams.STREAM_NAME.fullmatch(stream):
-        raise BadParameter(f"{stream!r} is not a stream name: type the name of your Kinesis stream, "
+        raise BadParameter(f"{stream!r:.80} is not a stream name: type the name of your Kinesis stream, "
                            f"e.g. {NAMES.wind_stream}.")
-    if dataset not in DATASETS:
-        raise BadParameter(f"there is no data set {dataset!r}: choose one of {', '.join(DATASETS)}.")
+    if not isinstance(dataset, str) or dataset not in DATASETS:
+        raise BadParameter(f"there is no data set {dataset!r:.80}: choose one of {', '.join(DATASETS)}.")
     if isinstance(rate, str):
         try:
             rate = float(rate)
         except ValueError:
             pass
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate):
-        raise BadParameter(f"rate={rate!r} is not a number of records per second: give a number from "
+        raise BadParameter(f"rate={rate!r:.80} is not a number of records per second: give a number from "
                            f"{MIN_RATE:g} to {MAX_RATE:,.0f}.")
     if not MIN_RATE <= rate <= MAX_RATE:
         raise BadParameter(f"rate={rate:g} records/s cannot work: give a number from {MIN_RATE:g} to "
                            f"{MAX_RATE:,.0f} records per second (the lab uses {DEFAULT_RATE:g}).")
     if not isinstance(loop, bool):
-        raise BadParameter(f"loop={loop!r} must be true or false.")
+        raise BadParameter(f"loop={loop!r:.80} must be true or false.")
     if timestamps not in TIMESTAMP_MODES:
-        raise BadParameter(f"timestamps={timestamps!r} is not a mode: use 'live' (send time, the default) or "
+        raise BadParameter(f"timestamps={timestamps!r:.80} is not a mode: use 'live' (send time, the default) or "
                            "'file' (the data set's own times).")
     if loop and timestamps == "file":
         raise BadParameter("loop=True with timestamps='file' would send the same event times again on every "

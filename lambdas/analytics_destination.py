@@ -19,22 +19,33 @@ from datetime import datetime, timezone
 import kinesis_batch
 from kinesis_batch import MalformedRecord, number
 
-MAX_TEXT = 256  # characters of a text field; DynamoDB keys must stay small
+MAX_TEXT = 256  # UTF-8 bytes of a text field: DynamoDB keys must stay small (a sort key at most 1,024 bytes)
 
 
 def _text(reading: dict, field: str, default: str | None = None) -> str:
     value = reading.get(field, default)
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
-        raise MalformedRecord(f"{field!r} must be a non-empty string of at most {MAX_TEXT} characters, "
-                              f"got {value!r:.80}")
+    if (not isinstance(value, str) or not value.strip() or not value.isprintable()
+            or len(value.encode("utf-8", "replace")) > MAX_TEXT):
+        raise MalformedRecord(f"{field!r} must be printable text of at most {MAX_TEXT} bytes, got {value!r:.80}")
     return value
 
 
 def _number(reading: dict, field: str) -> float:
     value = reading.get(field)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    try:
+        number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    except OverflowError:  # an integer with hundreds of digits
+        number = math.nan
+    if not math.isfinite(number):
         raise MalformedRecord(f"{field!r} must be a finite number, got {value!r:.80}")
-    return float(value)
+    return number
+
+
+def _speed(reading: dict) -> float:
+    speed = _number(reading, "speed")
+    if speed < 0:
+        raise MalformedRecord(f"'speed' must be a wind speed >= 0 mph, got {speed!r}")
+    return speed
 
 
 def _event_time(reading: dict, arrival_s: float) -> str:
@@ -62,7 +73,7 @@ def handle_record(reading: dict, record_id: str, arrival_s: float) -> dict:
         "reading_id": f"{event_time}#{event_id}",
         "timestamp": event_time,
         "event_id": event_id,
-        "wind_speed": number(_number(reading, "speed")),
+        "wind_speed": number(_speed(reading)),
         "anomaly_score": number(_number(reading, "score")),
     }
     if "turbine_id" in reading:
@@ -80,7 +91,7 @@ def handle_record(reading: dict, record_id: str, arrival_s: float) -> dict:
 def _store(record: dict) -> None:
     try:
         reading = json.loads(kinesis_batch.data(record))
-    except ValueError as error:  # not UTF-8, not JSON
+    except (ValueError, RecursionError) as error:  # not UTF-8, not JSON, nested too deep
         raise MalformedRecord(f"data is not JSON: {error}") from None
     item = handle_record(reading, record["eventID"], record["kinesis"]["approximateArrivalTimestamp"])
     kinesis_batch.put_item(os.environ.get("OUTPUT_TABLE_NAME", "WindDataTable"), item, unless="alerted_at")

@@ -13,6 +13,7 @@ publishing fails the mark is taken back and the next run retries.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -33,6 +34,26 @@ log.setLevel(logging.INFO)
 
 def is_anomalous(item: dict, threshold: float) -> bool:
     return float(item.get("anomaly_score", 0)) >= threshold or item.get("stuck") is True
+
+
+def readable(items: list[dict]) -> list[dict]:
+    """The items this function can judge and mail about; any other (e.g. typed by hand in the console: a score
+    that is not a number, no wind speed or time) is left out with a log line instead of stopping every mail."""
+    kept = []
+    for item in items:
+        problem = None if isinstance(item.get("timestamp"), str) else "it has no timestamp"
+        for field in ("anomaly_score", "wind_speed"):
+            try:
+                finite = math.isfinite(float(item.get(field)))
+            except (TypeError, ValueError, OverflowError):
+                finite = False
+            problem = problem or (None if finite else f"{field} is {_clean(item.get(field), 40)!r}, not a number")
+        if problem:
+            log.warning("left out item %s / %s: %s", _clean(item.get("location")), _clean(item.get("reading_id"), 80),
+                        problem)
+        else:
+            kept.append(item)
+    return kept
 
 
 def anomaly_events(items: list[dict], threshold: float) -> list[list[dict]]:
@@ -126,7 +147,7 @@ def handler(event, context):
     table = boto3.resource("dynamodb").Table(table_name)
     sns = boto3.client("sns")
     try:
-        events = anomaly_events(_scan(table), threshold)
+        events = anomaly_events(readable(_scan(table)), threshold)
     except ClientError as error:
         if error.response["Error"]["Code"] == "ResourceNotFoundException":
             raise RuntimeError(f"the DynamoDB table {table_name!r} does not exist; "

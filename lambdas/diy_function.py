@@ -34,7 +34,7 @@ def _location(value) -> str:
 def _speed(value) -> float:
     try:
         speed = float(value) if not isinstance(value, bool) else math.nan
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         speed = math.nan
     if not math.isfinite(speed) or speed < 0:
         raise MalformedRecord(f"max wind speed must be a finite number >= 0, got {value!r:.80}")
@@ -51,7 +51,7 @@ def parse(text: str) -> dict:
     if text.startswith("{"):
         try:
             return json.loads(text)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise MalformedRecord(f"data is not valid JSON: {error}") from None
     fields = next(csv.reader([text]), [])
     if len(fields) != 2:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import base64
 import logging
-from decimal import Decimal
+from decimal import Decimal, DecimalException
 
 import boto3
+from boto3.dynamodb.types import DYNAMODB_CONTEXT
 from botocore.exceptions import ClientError
 
 log = logging.getLogger()
@@ -36,8 +37,12 @@ def data(record: dict) -> bytes:
 
 
 def number(value: float) -> Decimal:
-    """A float as the Decimal DynamoDB stores as a number (exactly the printed value)."""
-    return Decimal(repr(float(value)))
+    """A float as the Decimal DynamoDB stores as a number (exactly the printed value); MalformedRecord for a
+    value DynamoDB cannot hold (magnitude above 1E+125 or below 1E-130)."""
+    try:
+        return DYNAMODB_CONTEXT.create_decimal(repr(float(value)))
+    except DecimalException:
+        raise MalformedRecord(f"{value!r} is beyond the numbers DynamoDB can store (1E-130 to 1E+125)") from None
 
 
 def put_item(table_name: str, item: dict, unless: str | None = None) -> None:

@@ -77,7 +77,10 @@ def free_port() -> int:
 
 
 def port_in_use(port: int) -> bool:
+    """True if a program listens on `port`. Like the servers that bind it, the probe ignores connections of a
+    stopped one still in TIME_WAIT (they linger a minute after `labkit down`)."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((LOCAL_HOST, port))
         except OSError:

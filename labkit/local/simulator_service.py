@@ -83,7 +83,10 @@ class SimulatorService:
 
         @bp.post("/api/simulator/start")
         def start():
-            body = request.get_json(silent=True)
+            try:
+                body = request.get_json(silent=True)
+            except RecursionError:  # JSON nested thousands deep
+                body = None
             if not isinstance(body, dict):
                 raise BadParameter('send a JSON object such as {"stream": "WindDataStream", "dataset": "anomaly", '
                                    '"rate": 50}.')

@@ -20,6 +20,9 @@ def policy() -> dict:
     """Least privilege: each action on the lab's own streams, tables, topic, bucket and logs only."""
     streams = [_arn("kinesis", f"stream/{n}") for n in (NAMES.wind_stream, NAMES.anomaly_stream, NAMES.max_speed_stream)]
     tables = [_arn("dynamodb", f"table/{n}") for n in (NAMES.wind_table, NAMES.diy_table)]
+    logs = [_arn("logs", f"log-group:/aws/lambda/{n}:*")
+            for n in (NAMES.analytics_function, NAMES.delivery_function, NAMES.diy_function)]
+    logs += [_arn("logs", f"log-group:/aws/kinesis-analytics/{n}:*") for n in (NAMES.anomaly_app, NAMES.max_speed_app)]
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -30,8 +33,7 @@ def policy() -> dict:
                 "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"]},
             {"Effect": "Allow", "Resource": [_arn("sns", NAMES.topic)], "Action": ["sns:Publish"]},
             {"Effect": "Allow", "Resource": [f"arn:aws:s3:::{NAMES.bucket}/*"], "Action": ["s3:GetObject"]},
-            {"Effect": "Allow", "Resource": [_arn("logs", "log-group:/aws/lambda/*"),
-                                             _arn("logs", "log-group:/aws/kinesis-analytics/*")],
+            {"Effect": "Allow", "Resource": logs,
              "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]},
         ],
     }

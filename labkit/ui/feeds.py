@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
+import matplotlib.dates as mdates
 import pandas as pd
 
 from .. import simulate
@@ -32,8 +33,7 @@ class StreamFeed:
         parts = [part for part in parts if len(part)]
         self.new = sum(len(part) for part in parts)
         if parts:
-            frame = pd.concat([self.frame, *parts], ignore_index=True) if len(self.frame) else pd.concat(
-                parts, ignore_index=True)
+            frame = pd.concat([self.frame, *parts] if len(self.frame) else parts, ignore_index=True)
             self.frame = frame.iloc[-self.keep:].reset_index(drop=True) if self.keep else frame
         return self.frame
 
@@ -48,19 +48,47 @@ def until_events(event_ids: Iterable[str]) -> Callable[[pd.DataFrame], bool]:
     return lambda data: "event_id" in data and wanted <= set(data["event_id"])
 
 
+class TableGrowth:
+    """How many items a DynamoDB table holds, sampled at each call: a DataFrame of (time, items). Counting
+    is far cheaper than reading every item, so it can run every few seconds while the table fills."""
+
+    def __init__(self, table: str = NAMES.wind_table, target: int | None = None):
+        self.table, self.target = table, target
+        self.samples: list[dict] = []
+
+    def __call__(self) -> pd.DataFrame:
+        self.samples.append({"time": pd.Timestamp.now(tz="UTC"), "items": tables.count(self.table)})
+        return pd.DataFrame(self.samples)
+
+    def draw(self, data: pd.DataFrame, ax) -> None:
+        """For `draw`: the item count over time, and the target count if there is one."""
+        ax.plot(data["time"], data["items"], "o-", markersize=3, label=f"items in {self.table}")
+        if self.target is not None:
+            ax.axhline(self.target, color="grey", linestyle="--", linewidth=1, label=f"target {self.target:,}")
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel("items")
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
+        ax.legend(loc="lower right", fontsize="small")
+
+    def until_target(self, data: pd.DataFrame) -> bool:
+        """For `until`: the table holds the target count (or, without one, stopped growing for 3 samples)."""
+        counts = list(data["items"])
+        if self.target is not None:
+            return counts[-1] >= self.target
+        return len(counts) >= 3 and counts[-1] > 0 and len(set(counts[-3:])) == 1
+
+
 class TableFeed:
-    """Every item of a DynamoDB table (numbers as numbers), rescanned on each call."""
+    """Every item of a DynamoDB table (numbers as numbers), read again on each call: for small tables."""
 
     def __init__(self, table: str = NAMES.wind_table):
         self.table = table
-        self.sizes: list[int] = []
 
     def __call__(self) -> pd.DataFrame:
-        frame = pd.DataFrame(tables.items(self.table))
-        self.sizes.append(len(frame))
-        return frame
+        return pd.DataFrame(tables.items(self.table))
 
-    def until_settled(self, data: pd.DataFrame, polls: int = 3) -> bool:
-        """For `until`: the table has items and its size did not change over the last `polls` calls."""
-        last = self.sizes[-polls:]
-        return len(last) == polls and last[0] > 0 and len(set(last)) == 1
+
+def unique_readings(stream: str) -> int:
+    """How many distinct readings (event time and id) a stream holds: a replayed record counts once."""
+    records = StreamFeed(stream)()
+    return len(records.drop_duplicates(["event_time", "event_id"])) if len(records) else 0

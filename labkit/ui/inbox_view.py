@@ -44,4 +44,6 @@ class InboxView:
             w.HTML(f"<pre style='white-space:pre-wrap;margin:0'>{html.escape(mail['body'])}</pre>")
             for mail in self.mails]
         for index, mail in enumerate(self.mails):
-            self.list.set_title(index, f"{mail['time'][:19].replace('T', ' ')} UTC · {mail['subject']}")
+            first_line = (mail["body"].strip().splitlines() or [""])[0]
+            self.list.set_title(index, f"{mail['time'][11:19]} UTC · {mail['subject']} · {first_line[:80]}")
+        self.list.selected_index = 0 if self.mails else None

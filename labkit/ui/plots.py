@@ -24,20 +24,21 @@ def live(fetch: Callable[[], pd.DataFrame], draw: Draw, seconds: float, every_s:
     time; return the last data."""
     if seconds <= 0 or every_s <= 0:
         raise BadParameter(f"seconds={seconds} and every_s={every_s} must both be above 0.")
-    fig, ax = plt.subplots(figsize=(10, 4))
-    handle = display(fig, display_id=True)
-    deadline = time.monotonic() + seconds
-    while True:
-        data = fetch()
-        ax.clear()
-        draw(data, ax)
-        ax.set_title(f"{title} — {len(data):,} records")
-        fig.tight_layout()
-        handle.update(fig)
-        if time.monotonic() >= deadline or (until is not None and until(data)):
-            break
-        time.sleep(every_s)
-    plt.close(fig)
+    with plt.rc_context({"text.parse_math": False}):  # text from records ("$x^$") shows as sent, never as math
+        fig, ax = plt.subplots(figsize=(10, 4))
+        handle = display(fig, display_id=True)
+        deadline = time.monotonic() + seconds
+        while True:
+            data = fetch()
+            ax.clear()
+            draw(data, ax)
+            ax.set_title(f"{title} — {len(data):,} records")
+            fig.tight_layout()
+            handle.update(fig)
+            if time.monotonic() >= deadline or (until is not None and until(data)):
+                break
+            time.sleep(every_s)
+        plt.close(fig)
     return data
 
 

@@ -3,7 +3,7 @@ the drills never touch the lab's own streams and tables (the e2e test uses those
 
     DrillWindStream --> AnomalyDetection (real Flink) --> DrillAnomalyStream
         --> DrillAnalyticsFunction (lambdas/analytics_destination.py) --> DrillWindTable
-    failure records of the trigger (retries used up) --> SQS queue DrillParkedRecords
+    failure records of the trigger (retries used up) --> SNS topic DrillParkedRecords --> inbox
 
 Each drill sends its own records (a data set's readings, event ids prefixed with the drill's name) and
 audits them END TO END BY EVENT ID: every id it sent is exactly one item in DrillWindTable, and each item's
@@ -12,16 +12,16 @@ restarted without its state would score differently even when no record is lost)
 """
 from __future__ import annotations
 
-import base64
 import io
 import json
 import sys
 import threading
 import time
+import urllib.request
 import zipfile
 from collections import Counter
-from pathlib import Path
 
+import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
 import labkit as lab
@@ -37,7 +37,8 @@ WIND_STREAM = "DrillWindStream"
 ANOMALY_STREAM = "DrillAnomalyStream"
 TABLE = "DrillWindTable"
 FUNCTION = "DrillAnalyticsFunction"
-QUEUE = "DrillParkedRecords"
+PARKED_TOPIC = "DrillParkedRecords"
+PARKED_ADDRESS = "parked-records@drill.example.com"
 FIGURES = REPO_ROOT / "build" / "reliability" / "figures.json"
 TRIGGER = dict(  # the lab's trigger options, with a retry budget (instead of none) so a poison record ends
     batch_size=100, retries=8, bisect=True, report_item_failures=True,  # up parked, not blocking the shard
@@ -136,8 +137,8 @@ def expected_scores() -> dict[str, float]:
     detectors: dict[str, LocationDetector] = {}
     scores = {}
     for record in read_stream():
-        try:
-            reading = parse_reading(record["Data"])
+        try:  # the job receives each record as text decoded like Java does: bad UTF-8 becomes U+FFFD
+            reading = parse_reading(record["Data"].decode("utf-8", "replace"), settings.locations)
         except InvalidReading:
             continue
         result = detectors.setdefault(reading.location, LocationDetector(settings)).assess(reading)
@@ -195,15 +196,9 @@ def function_zip(*extra: tuple[str, str]) -> bytes:
     return buffer.getvalue()
 
 
-def parked(queue_url: str) -> list[dict]:
-    """The failure records the trigger sent to the on-failure queue so far (received, not deleted)."""
-    sqs = aws_client("sqs", lab.settings().endpoint_url)
-    found = []
-    while True:
-        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=600)
-        if not answer.get("Messages"):
-            return found
-        found += [json.loads(m["Body"]) for m in answer["Messages"]]
+def parked() -> list[dict]:
+    """The failure records the trigger has sent to its on-failure topic so far (as its subscriber got them)."""
+    return [json.loads(mail["body"]) for mail in lab.inbox.inbox(to=PARKED_ADDRESS)]
 
 
 class DrillPipeline:
@@ -212,18 +207,15 @@ class DrillPipeline:
     def __init__(self):
         self.endpoint = lab.settings().endpoint_url
         self.lam = aws_client("lambda", self.endpoint)
-        self.sqs = aws_client("sqs", self.endpoint)
-        self.queue_url = self.queue_arn = None
 
     def build(self) -> "DrillPipeline":
         for stream in (WIND_STREAM, ANOMALY_STREAM):
             lab.streams.create(stream, quiet=True)
         lab.tables.create(TABLE, partition_key="location", sort_key="reading_id", quiet=True)
-        self.queue_url = self.sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
-        self.queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url,
-                                                       AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        parked_topic = lab.topics.create(PARKED_TOPIC)
+        lab.topics.subscribe_email(PARKED_ADDRESS, topic=PARKED_TOPIC)
         self.deploy()
-        functions.add_trigger(FUNCTION, ANOMALY_STREAM, on_failure=self.queue_arn, quiet=True, **TRIGGER)
+        functions.add_trigger(FUNCTION, ANOMALY_STREAM, on_failure=parked_topic, quiet=True, **TRIGGER)
         lab.apps.create(NAMES.anomaly_app, inputStreamName=WIND_STREAM, outputStreamName=ANOMALY_STREAM)
         lab.apps.run(NAMES.anomaly_app, from_latest_snapshot=False, quiet=True)
         return self
@@ -254,14 +246,44 @@ class DrillPipeline:
         lab.apps.stop(NAMES.anomaly_app, snapshot=False, quiet=True)
         functions.delete(FUNCTION)
         lab.tables.delete(TABLE, quiet=True)
-        self.sqs.delete_queue(QueueUrl=self.queue_url)
+        lab.topics.delete(PARKED_TOPIC)
         for stream in (WIND_STREAM, ANOMALY_STREAM):
             lab.streams.delete(stream, quiet=True)
 
 
-def function_log(since_s: float = 3600) -> list[str]:
-    return functions.logs(FUNCTION, limit=100_000, since_minutes=since_s / 60)
+def stale_app_code() -> list[str]:
+    """The AnomalyDetection sources that differ from the zip the app is created from (flink/target)."""
+    folder = FLINK_DIR / lab.apps.APP_FOLDERS[NAMES.anomaly_app]
+    with zipfile.ZipFile(lab.apps.package(NAMES.anomaly_app)) as archive:
+        return [source.name for source in sorted(folder.glob("*.py"))
+                if source.name not in archive.namelist() or archive.read(source.name) != source.read_bytes()]
 
 
-def decode(record: dict) -> str:
-    return base64.b64decode(record["kinesis"]["data"]).decode()
+@pytest.fixture(scope="session")
+def drill(stack):
+    """The drill pipeline, built once for the session (the drills and the security tests share it)."""
+    stale = stale_app_code()
+    if stale:
+        pytest.fail(f"{', '.join(stale)} changed since flink/target/anomaly_detection.zip was built, so the app "
+                    "would run old code: rebuild it with `mvn -q -f flink/pom.xml package`.")
+    pipeline = DrillPipeline().build()
+    yield pipeline
+    pipeline.teardown()
+
+
+def flink(path: str) -> dict:
+    """GET from the local Flink cluster's REST API."""
+    with urllib.request.urlopen(f"{lab.settings().flink_url}{path}", timeout=10) as answer:
+        return json.load(answer)
+
+
+def replays(prefix: str) -> int:
+    """How many records of a drill DrillAnomalyStream holds beyond one per event id (written again by a job
+    that restored an earlier state, or re-sent): the table absorbs them by key."""
+    ids = Counter(json.loads(r["Data"])["event_id"] for r in read_stream(ANOMALY_STREAM))
+    return sum(n - 1 for event_id, n in ids.items() if event_id.startswith(f"{prefix}:"))
+
+
+def function_log() -> list[str]:
+    """Every line the drill function logged in the past hour."""
+    return functions.logs(FUNCTION, limit=1_000_000)
