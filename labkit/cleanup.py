@@ -1,63 +1,62 @@
-"""Clean-up (notebook 99): stop the Flink apps with a snapshot, then delete what the course created.
+"""Clean-up (notebook 99), one console action at a time: stop the Flink apps with a snapshot, then delete
+the course's resources kind by kind, in the order the console needs (what reads from a resource first).
 
     cleanup.stop_apps()            # Managed Flink > each app > Stop (with a snapshot)
-    cleanup.delete("functions")    # Lambda > Functions > Delete (their Kinesis triggers go with them)
+    cleanup.delete("functions")    # Lambda > Functions > Delete (their Kinesis triggers go first)
     cleanup.leftovers()            # what is still there
 
-Every call is idempotent: what does not exist (a part of the course not done, or deleted before) is skipped.
+Resources are found by the course's tag (labkit.teardown), so whatever the course created goes, whatever
+else is in the account stays, and a part of the course that was never done is simply not found.
 """
 from __future__ import annotations
 
-from .config import NAMES
-from .errors import BadParameter, ResourceMissing
-from .resources import apps, functions, streams, tables, topics
+from . import teardown
+from .errors import BadParameter, LabError
+from .resources import apps
 
-# In delete order: what reads from a resource goes before it.
-COURSE = {
-    "functions": (NAMES.analytics_function, NAMES.delivery_function, NAMES.diy_function),
-    "tables": (NAMES.wind_table, NAMES.diy_table),
-    "topics": (NAMES.topic,),
-    "apps": (NAMES.anomaly_app, NAMES.max_speed_app),
-    "streams": (NAMES.wind_stream, NAMES.anomaly_stream, NAMES.max_speed_stream),
+KINDS = {  # in delete order
+    "functions": ("Lambda trigger", "Lambda function"),
+    "tables": ("DynamoDB table",),
+    "topics": ("SNS topic",),
+    "apps": ("Flink application",),
+    "streams": ("Kinesis stream",),
+    "buckets": ("S3 bucket",),
+    "roles": ("IAM role",),
 }
-_DELETE = {"functions": functions.delete, "tables": tables.delete, "topics": topics.delete, "apps": apps.delete,
-           "streams": streams.delete}
-_DESCRIBE = {"functions": functions.describe, "tables": tables.describe, "topics": topics.arn,
-             "apps": apps.describe, "streams": streams.describe}
+
+
+def _kinds(kind: str) -> tuple[str, ...]:
+    if kind not in KINDS:
+        raise BadParameter(f"there are no course resources of kind {kind!r}: use one of {', '.join(KINDS)}.")
+    return KINDS[kind]
 
 
 def stop_apps(snapshot: bool = True) -> dict[str, str]:
     """Stop every running course application (with a snapshot by default); what happened to each."""
     done = {}
-    for name in COURSE["apps"]:
-        try:
-            state = apps.status(name)
-        except ResourceMissing:
-            done[name] = "not created"
+    for resource in teardown.find():
+        if resource.kind not in KINDS["apps"]:
             continue
-        if state == "READY":
-            done[name] = "not running"
+        if apps.status(resource.name) == "READY":
+            done[resource.name] = "not running"
             continue
-        apps.stop(name, snapshot=snapshot)
-        done[name] = f"stopped with snapshot {apps.snapshots(name)[0]['SnapshotName']}" if snapshot else "stopped"
+        apps.stop(resource.name, snapshot=snapshot)
+        done[resource.name] = (f"stopped with snapshot {apps.snapshots(resource.name)[0]['SnapshotName']}"
+                               if snapshot else "stopped")
     return done
 
 
-def delete(kind: str) -> dict[str, bool]:
-    """Delete the course's resources of one kind; for each name, whether there was one to delete."""
-    if kind not in COURSE:
-        raise BadParameter(f"there are no course resources of kind {kind!r}: use one of {', '.join(COURSE)}.")
-    return {name: _DELETE[kind](name) for name in COURSE[kind]}
+def delete(kind: str) -> list[str]:
+    """Delete the course's resources of one kind; the names of those deleted. LabError says what could not
+    be deleted and why."""
+    kinds = _kinds(kind)
+    summary = teardown.teardown([r for r in teardown.find() if r.kind in kinds], quiet=True)
+    if summary["failed"]:
+        raise LabError(teardown.summary_text(summary))
+    return summary["deleted"]
 
 
-def leftovers() -> list[str]:
-    """The course's resources that still exist, as "kind name"."""
-    found = []
-    for kind, names in COURSE.items():
-        for name in names:
-            try:
-                _DESCRIBE[kind](name)
-            except ResourceMissing:
-                continue
-            found.append(f"{kind[:-1]} {name}")
-    return found
+def leftovers(kind: str | None = None) -> list[str]:
+    """The course's resources (of one kind, or all) that still exist, as "kind name"."""
+    kinds = _kinds(kind) if kind else None
+    return [str(r) for r in teardown.find() if kinds is None or r.kind in kinds]

@@ -16,15 +16,13 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-import psutil
 
-from .config import NOTEBOOKS_DIR, REPO_ROOT, settings
+from .config import NOTEBOOKS_DIR, REPO_ROOT
 
 BUILD = REPO_ROOT / "build"
 VENDOR = BUILD / "vendor"
@@ -65,52 +63,7 @@ def execute(notebook: Path, out_dir: Path, parameters: dict, timeout_s: int = CE
     return target
 
 
-# -- measuring a run --------------------------------------------------------------------------------------
-
-class PeakMemory:
-    """Samples, once a second, the resident memory of the local stack's processes (Flink included) plus this
-    process and its children (the notebook kernels); `peak_bytes` is the highest sum seen."""
-
-    def __init__(self, interval_s: float = 1.0):
-        self.interval_s = interval_s
-        self.peak_bytes = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, name="peak-memory", daemon=True)
-
-    def __enter__(self) -> "PeakMemory":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @staticmethod
-    def _tree(pid: int) -> list[psutil.Process]:
-        try:
-            root = psutil.Process(pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
-
-    def total_bytes(self) -> int:
-        pid_file = settings().state_dir / "stack.pid"
-        processes = {p.pid: p for p in self._tree(psutil.Process().pid)}
-        if pid_file.exists() and pid_file.read_text().strip().isdigit():
-            processes.update({p.pid: p for p in self._tree(int(pid_file.read_text()))})
-        total = 0
-        for process in processes.values():
-            try:
-                total += process.memory_info().rss
-            except psutil.NoSuchProcess:
-                continue
-        return total
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak_bytes = max(self.peak_bytes, self.total_bytes())
-            self._stop.wait(self.interval_s)
-
+# -- a run's results ------------------------------------------------------------------------------------
 
 @dataclass
 class Result:
@@ -222,28 +175,26 @@ def run(parameters: dict | None = None, build: Path = BUILD) -> tuple[Path, list
     parameters = {**HEADLESS, "stop_stack": not control.is_running(), **(parameters or {})}
     course, results = notebooks(), []
     started = time.monotonic()
-    with PeakMemory() as memory:
-        for number, notebook in enumerate(course, 1):
-            print(f"[{number}/{len(course)}] {notebook.name} ...", flush=True)
-            began, error = time.monotonic(), ""
-            try:
-                executed = execute(notebook, build / "executed", parameters, progress=sys.stderr.isatty())
-            except Exception as failure:  # papermill's error names the cell; the copy holds the traceback
-                executed, error = build / "executed" / notebook.name, str(failure).strip().splitlines()[-1]
-            results.append(summarise(notebook, executed, time.monotonic() - began, error))
-            last = results[-1]
-            print(f"[{number}/{len(course)}] {notebook.name} " + (f"FAILED: {last.error}" if last.error else
-                  f"done in {last.seconds:.0f} s, {last.checks} checks ✓"), flush=True)
-            if last.error:
-                break
+    for number, notebook in enumerate(course, 1):
+        print(f"[{number}/{len(course)}] {notebook.name} ...", flush=True)
+        began, error = time.monotonic(), ""
+        try:
+            executed = execute(notebook, build / "executed", parameters, progress=sys.stderr.isatty())
+        except Exception as failure:  # papermill's error names the cell; the copy holds the traceback
+            executed, error = build / "executed" / notebook.name, str(failure).strip().splitlines()[-1]
+        results.append(summarise(notebook, executed, time.monotonic() - began, error))
+        last = results[-1]
+        print(f"[{number}/{len(course)}] {notebook.name} " + (f"FAILED: {last.error}" if last.error else
+              f"done in {last.seconds:.0f} s, {last.checks} checks ✓"), flush=True)
+        if last.error:
+            break
     total = time.monotonic() - started
     index = write_preview(results, build / "preview")
-    summary = {"seconds": round(total), "peak_memory_gb": round(memory.peak_bytes / 2**30, 2),
+    summary = {"seconds": round(total),
                "notebooks": {r.notebook.name: {"seconds": round(r.seconds), "checks": r.checks, "error": r.error}
                              for r in results}}
     (build / "executed" / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"course: {len(results)} of {len(course)} notebooks in {total / 60:.1f} min, peak memory "
-          f"{summary['peak_memory_gb']} GB (stack, Flink, kernels); instructor preview: {index}")
+    print(f"course: {len(results)} of {len(course)} notebooks in {total / 60:.1f} min; instructor preview: {index}")
     return index, results
 
 

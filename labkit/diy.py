@@ -137,7 +137,8 @@ def _check_3() -> None:
         details = "; ".join(f"{key} is {group.get(key)!r}" for key in wrong)
         hints = {
             "inputStreamName": f"the app reads the wind readings: inputStreamName={NAMES.wind_stream}",
-            "outputStreamName": f"its results go to the stream of exercise 1: outputStreamName={NAMES.max_speed_stream}",
+            "outputStreamName": f"the results go to the stream of exercise 1: "
+                                f"outputStreamName={NAMES.max_speed_stream}",
             "region": f"region={settings().region}, where your streams are (lab.settings().region)",
             "windowLengthSeconds": f"one window every {WINDOW_SECONDS} seconds: windowLengthSeconds={WINDOW_SECONDS}",
         }

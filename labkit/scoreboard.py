@@ -18,6 +18,7 @@ from collections import defaultdict
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import display
 
 from .datasets import FAULT_KINDS, load_labels, load_records
 from .errors import BadParameter
@@ -130,10 +131,15 @@ def top_anomalies(scores: pd.DataFrame, dataset: str = "health", n: int = 10, th
 
 
 def draw_attribution(top: pd.DataFrame, ax: plt.Axes | None = None) -> None:
-    """A bar per alert, split into what each shingle position contributed to its peak score."""
-    positions = [c for c in top.columns if c == "t" or c.startswith("t-")]
+    """A bar per alert, split into what each shingle position contributed to its peak score; drawn on `ax`,
+    or shown as a figure of its own (a picture that stays in the executed notebook)."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(10, 0.45 * len(top) + 1.2))
+        figure, ax = plt.subplots(figsize=(10, 0.45 * len(top) + 1.2))
+        draw_attribution(top, ax)
+        display(figure)
+        plt.close(figure)
+        return
+    positions = [c for c in top.columns if c == "t" or c.startswith("t-")]
     labels = [f"{row.location} {str(row.event_time)[11:19]} · {row.fault} · {row.speed:g} mph"
               for row in top.itertuples()]
     left = pd.Series(0.0, index=top.index)

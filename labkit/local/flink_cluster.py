@@ -49,6 +49,9 @@ SUBMIT_TIMEOUT_S = 180
 SAVEPOINT_TIMEOUT_S = 180
 PROCESSES = {"jobmanager": "jobmanager.sh", "taskmanager": "taskmanager.sh"}
 JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
+# psutil's create_time is boot time + ticks, and the boot time it reads can move by a second on a VM:
+# a recorded pid counts as ours when its start time is within this many seconds.
+START_TIME_SLACK_S = 3
 FINAL_STATES = {"FINISHED", "CANCELED", "FAILED"}
 FAILING_STATES = {"FAILING", "RESTARTING"}
 
@@ -158,7 +161,7 @@ class FlinkCluster:
         if lost:  # its process group, if anything started after it is still in there
             for process in psutil.process_iter(["create_time"]):
                 try:
-                    if os.getpgid(process.pid) == lost["pid"] and process.info["create_time"] >= lost["started"] - 1:
+                    if os.getpgid(process.pid) == lost["pid"] and process.info["create_time"] >= lost["started"] - START_TIME_SLACK_S:
                         process.kill()
                 except (ProcessLookupError, psutil.Error):
                     continue
@@ -334,7 +337,7 @@ class FlinkCluster:
         try:
             record = json.loads((self.run_dir / f"{role}.json").read_text())
             process = psutil.Process(record["pid"])
-            if abs(process.create_time() - record["started"]) < 1 and process.status() != psutil.STATUS_ZOMBIE:
+            if abs(process.create_time() - record["started"]) < START_TIME_SLACK_S and process.status() != psutil.STATUS_ZOMBIE:
                 return process
         except (FileNotFoundError, ValueError, KeyError, psutil.Error):
             pass

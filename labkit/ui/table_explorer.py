@@ -58,7 +58,10 @@ class TableExplorer:
         if partition is None and len(frame):
             self.partition.options = [ALL, *sorted(frame[key].astype(str).unique())]
         if self.filter_scores.value and len(frame):
-            frame = frame[frame.get("anomaly_score", pd.Series(dtype=float)).astype(float) >= self.min_score.value]
+            if "anomaly_score" not in frame:
+                self.message.value = html.escape(f"{name} has no anomaly_score attribute: untick the filter.")
+                return
+            frame = frame[frame["anomaly_score"].astype(float) >= self.min_score.value]
         self.frame = frame.reset_index(drop=True)
         where = f"partition {partition}" if partition else "every partition"
         shown = min(len(frame), self.limit.value)

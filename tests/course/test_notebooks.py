@@ -22,6 +22,10 @@ def test_notebook_runs_headless_and_its_checks_pass(stack, notebook, tmp_path):
     check_call = re.compile(r"\blab\.check\.\w+\(|\bdiy\.check(_results)?\(")
     checks = [c for c in cells if c.cell_type == "code" and check_call.search(c.source)]
     assert printed.count("✓ ") >= len(checks) >= 1, "every check cell printed its ✓"
+    plot_call = re.compile(r"\blab\.plots\.live\(|\bdraw_attribution\(")
+    plotting = [c for c in cells if c.cell_type == "code" and plot_call.search(c.source)]
+    assert all(any("image/png" in o.get("data", {}) for o in c.outputs) for c in plotting), \
+        "every plot stays in the executed notebook as a picture"
 
 
 def test_committed_notebooks_carry_no_outputs():

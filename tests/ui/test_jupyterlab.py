@@ -6,12 +6,10 @@ import json
 import os
 import re
 import secrets
-import shutil
 import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import nbformat
 import pytest
