@@ -101,6 +101,8 @@ def reap_leftovers() -> list[str]:
 
 def one_run() -> dict:
     """Run the course once in a child process; wall time, peak memory and the course's own summary."""
+    summary_file = ROOT / "build" / "executed" / "summary.json"
+    summary_file.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="labkit-bench-course-") as state:
         environment = {**os.environ, "LABKIT_TARGET": "local", "LABKIT_STATE_DIR": state,
                        "LABKIT_AWS_PORT": str(free_port()), "LABKIT_SERVICE_PORT": str(free_port()),
@@ -111,7 +113,6 @@ def one_run() -> dict:
                                   stdin=subprocess.DEVNULL, timeout=TIMEOUT_S)
             seconds = time.monotonic() - began
         leftovers = reap_leftovers()
-    summary_file = ROOT / "build" / "executed" / "summary.json"
     summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
     failed = {name: nb["error"] for name, nb in summary.get("notebooks", {}).items() if nb.get("error")}
     if done.returncode != 0 or failed:

@@ -16,7 +16,7 @@ from ..errors import StackNotRunning, WaitTimedOut
 from ..progress import wait_until
 
 START_TIMEOUT_S = 60
-STOP_TIMEOUT_S = 90
+STOP_TIMEOUT_S = 300  # the stack saves its state only after the Flink apps' snapshots (up to 3 min each)
 
 
 def _get(url: str, timeout: float = 2.0) -> dict | None:
@@ -146,5 +146,8 @@ def down(quiet: bool = False) -> bool:
     if _group_alive(pid):  # anything left in the stack's process group goes too
         os.killpg(pid, signal.SIGKILL)
         wait_until(lambda: not _group_alive(pid), timeout_s=10, what="leftover processes to exit", quiet=True)
+        from .flink_cluster import FlinkCluster  # its processes run in sessions of their own
+
+        FlinkCluster(s.state_dir / "flink", s.flink_port).stop()
     pid_file.unlink(missing_ok=True)
     return True

@@ -280,8 +280,17 @@ def flink(path: str) -> dict:
 def replays(prefix: str) -> int:
     """How many records of a drill DrillAnomalyStream holds beyond one per event id (written again by a job
     that restored an earlier state, or re-sent): the table absorbs them by key."""
-    ids = Counter(json.loads(r["Data"])["event_id"] for r in read_stream(ANOMALY_STREAM))
-    return sum(n - 1 for event_id, n in ids.items() if event_id.startswith(f"{prefix}:"))
+    ids = Counter(event_id(r["Data"]) for r in read_stream(ANOMALY_STREAM))
+    return sum(n - 1 for found, n in ids.items() if str(found).startswith(f"{prefix}:"))
+
+
+def event_id(data: bytes) -> str | None:
+    """The event id in a record's data, if it is a JSON object with one (the streams also hold drill junk)."""
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    return value.get("event_id") if isinstance(value, dict) else None
 
 
 def function_log() -> list[str]:

@@ -8,14 +8,14 @@
   arrive. The function's log gives the reason."""
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
 from labkit.progress import wait_until
-from tests.reliability.pipeline import (ANOMALY_STREAM, TRIGGER, audit, finish, function_log, function_zip, items,
-                                        parked, prefixed, read_stream, record_figures, send, wait_for_items)
+from tests.reliability.pipeline import (ANOMALY_STREAM, TRIGGER, audit, event_id, finish, function_log,
+                                        function_zip, items, parked, prefixed, read_stream, record_figures, send,
+                                        wait_for_items)
 
 pytestmark = pytest.mark.flink
 MISSING_TABLE = "DrillTableThatIsNotThere"
@@ -71,8 +71,7 @@ def test_a_poison_record_is_parked_with_its_reason_and_the_rest_delivered(drill)
     try:
         finish(send(sent, rate=100))
         wait_for_items(prefix, len(sent) - 1)
-        sequence = next(r["SequenceNumber"] for r in read_stream(ANOMALY_STREAM)
-                        if json.loads(r["Data"])["event_id"] == poison)
+        sequence = next(r["SequenceNumber"] for r in read_stream(ANOMALY_STREAM) if event_id(r["Data"]) == poison)
         wait_until(lambda: any(p["KinesisBatchInfo"]["startSequenceNumber"] == sequence for p in parked()), 120,
                    "the poison record's failure record", quiet=True, interval_s=1)
     finally:

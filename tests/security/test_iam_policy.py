@@ -7,7 +7,6 @@ import json
 from labkit import clients
 from labkit.config import NAMES, settings
 from labkit.resources import roles
-from tests.security.aws_target import aws  # noqa: F401  (fixture)
 
 LAB_NAMES = [NAMES.wind_stream, NAMES.anomaly_stream, NAMES.max_speed_stream, NAMES.wind_table, NAMES.diy_table,
              NAMES.topic, NAMES.bucket, NAMES.analytics_function, NAMES.delivery_function, NAMES.diy_function,

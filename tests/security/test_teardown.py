@@ -10,7 +10,6 @@ import pytest
 from labkit import cli, clients, teardown
 from labkit.config import NAMES
 from labkit.resources import apps, functions, roles, streams, tables, topics
-from tests.security.aws_target import aws  # noqa: F401  (fixture)
 
 OTHER = {"Key": "course", "Value": "another-course"}
 
