@@ -7,6 +7,7 @@ import psutil
 import pytest
 
 import labkit as lab
+from labkit import cleanup
 from labkit.config import NAMES
 from labkit.progress import wait_until
 
@@ -16,7 +17,12 @@ STUDENT = "student@example.com"
 
 @pytest.fixture(scope="module")
 def pipeline(stack):
-    """Build the lab's pipeline as the notebooks do, then send the anomaly data set through it."""
+    """Build the lab's pipeline as the notebooks do, then send the anomaly data set through it. Whatever
+    earlier tests left on the shared stack goes first (as notebook 99 would remove it)."""
+    lab.simulate.stop()
+    cleanup.stop_apps(snapshot=False)
+    for kind in cleanup.KINDS:
+        cleanup.delete(kind)
     for name in (NAMES.wind_stream, NAMES.anomaly_stream):
         lab.streams.create(name, quiet=True)
     lab.apps.create(NAMES.anomaly_app)
