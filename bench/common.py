@@ -57,6 +57,7 @@ def save(name: str, result: dict) -> Path:
     """Write one benchmark's result (with when and where it ran) to bench/results/NAME.json."""
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
-    result = {"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(), **result}
+    result = {"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
+              "load_average_1_5_15_min": [round(load, 1) for load in os.getloadavg()], **result}
     path.write_text(json.dumps(result, indent=2) + "\n")
     return path

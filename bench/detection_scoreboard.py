@@ -125,8 +125,8 @@ def render(result: dict) -> str:
         "|---|---|---|---|---|---|\n" + rows +
         f"\nFalse-alarm rate: {result['false_alarm_rate']:.2%} of {result['normal_readings']:,} normal readings "
         f"score >= 2 after warm-up (goal < 5%; reference: the goal, ratio "
-        f"{result['false_alarm_rate'] / GOAL_FALSE_ALARM:.2f}); {result['false_alarms']} false alarms in all. "
-        f"{result['readings']:,} readings on the local stack's real Flink job, {result['runs']} runs, {same}. "
+        f"{result['false_alarm_rate'] / GOAL_FALSE_ALARM:.3f}); {result['false_alarms']} false alarm(s) in all. "
+        f"{result['readings']:,} readings on the local stack's real Flink job, {result['runs']} run(s), {same}. "
         f"Warm-up: the first {result['warmup_readings']} readings per turbine. Recall counts a fault caught when "
         "an alert (a run of flagged readings) overlaps it or the 3 readings after it; reading recall counts its "
         "flagged readings; precision = its alerts / (its alerts + false alarms). Under-performance shows only "

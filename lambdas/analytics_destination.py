@@ -5,7 +5,8 @@ Environment: OUTPUT_TABLE_NAME (default WindDataTable).
 
 One item per record. The key cannot collide and a replayed record overwrites itself: partition key
 `location`, sort key `reading_id` = "<event_time>#<event_id>"; an item AnomalyMessageDeliveryFunction has
-already mailed (it carries `alerted_at`) is kept as it is. Numbers are stored as numbers. A record
+already mailed (it carries `alerted_at`) is kept as it is (looked up with BatchGetItem just before the
+BatchWriteItem). Numbers are stored as numbers. A record
 in the original lab's shape {location, speed, score} has no event time or id: it gets the Kinesis arrival
 time and the record's eventID instead, which stay the same when that record is delivered again.
 """
@@ -88,14 +89,14 @@ def handle_record(reading: dict, record_id: str, arrival_s: float) -> dict:
     return item
 
 
-def _store(record: dict) -> None:
+def _item(record: dict) -> dict:
     try:
         reading = json.loads(kinesis_batch.data(record))
     except (ValueError, RecursionError) as error:  # not UTF-8, not JSON, nested too deep
         raise MalformedRecord(f"data is not JSON: {error}") from None
-    item = handle_record(reading, record["eventID"], record["kinesis"]["approximateArrivalTimestamp"])
-    kinesis_batch.put_item(os.environ.get("OUTPUT_TABLE_NAME", "WindDataTable"), item, unless="alerted_at")
+    return handle_record(reading, record["eventID"], record["kinesis"]["approximateArrivalTimestamp"])
 
 
 def handler(event, context):
-    return kinesis_batch.process(event, _store)
+    return kinesis_batch.process(event, _item, os.environ.get("OUTPUT_TABLE_NAME", "WindDataTable"),
+                                 unless="alerted_at")

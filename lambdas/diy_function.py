@@ -75,14 +75,13 @@ def handle_record(result: dict, arrival_s: float) -> dict:
     return item
 
 
-def _store(record: dict) -> None:
+def _item(record: dict) -> dict:
     try:
         text = kinesis_batch.data(record).decode("utf-8")
     except UnicodeDecodeError as error:
         raise MalformedRecord(f"data is not UTF-8 text: {error}") from None
-    item = handle_record(parse(text), record["kinesis"]["approximateArrivalTimestamp"])
-    kinesis_batch.put_item(os.environ.get("OUTPUT_TABLE_NAME", "DIYTable"), item)
+    return handle_record(parse(text), record["kinesis"]["approximateArrivalTimestamp"])
 
 
 def handler(event, context):
-    return kinesis_batch.process(event, _store)
+    return kinesis_batch.process(event, _item, os.environ.get("OUTPUT_TABLE_NAME", "DIYTable"))

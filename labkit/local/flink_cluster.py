@@ -49,9 +49,6 @@ SUBMIT_TIMEOUT_S = 180
 SAVEPOINT_TIMEOUT_S = 180
 PROCESSES = {"jobmanager": "jobmanager.sh", "taskmanager": "taskmanager.sh"}
 JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
-# psutil's create_time is boot time + ticks, and the boot time it reads can move by a second on a VM:
-# a recorded pid counts as ours when its start time is within this many seconds.
-START_TIME_SLACK_S = 3
 FINAL_STATES = {"FINISHED", "CANCELED", "FAILED"}
 FAILING_STATES = {"FAILING", "RESTARTING"}
 
@@ -159,9 +156,9 @@ class FlinkCluster:
         except (FileNotFoundError, ValueError):
             lost = None
         if lost:  # its process group, if anything started after it is still in there
-            for process in psutil.process_iter(["create_time"]):
+            for process in psutil.process_iter():
                 try:
-                    if os.getpgid(process.pid) == lost["pid"] and process.info["create_time"] >= lost["started"] - START_TIME_SLACK_S:
+                    if os.getpgid(process.pid) == lost["pid"] and self._started_here(process):
                         process.kill()
                 except (ProcessLookupError, psutil.Error):
                     continue
@@ -329,19 +326,26 @@ class FlinkCluster:
             process = subprocess.Popen([str(flink_home() / "bin" / script), "start-foreground"],
                                        env=self._environment(), stdin=subprocess.DEVNULL, stdout=console,
                                        stderr=subprocess.STDOUT, start_new_session=True)
-        started = psutil.Process(process.pid).create_time()
-        (self.run_dir / f"{role}.json").write_text(json.dumps({"pid": process.pid, "started": started}))
+        (self.run_dir / f"{role}.json").write_text(json.dumps({"pid": process.pid}))
 
     def _process(self, role: str) -> psutil.Process | None:
         """The live process recorded for `role`, or None (also when its pid now belongs to another program)."""
         try:
             record = json.loads((self.run_dir / f"{role}.json").read_text())
             process = psutil.Process(record["pid"])
-            if abs(process.create_time() - record["started"]) < START_TIME_SLACK_S and process.status() != psutil.STATUS_ZOMBIE:
+            if self._started_here(process) and process.status() != psutil.STATUS_ZOMBIE:
                 return process
         except (FileNotFoundError, ValueError, KeyError, psutil.Error):
             pass
         return None
+
+    def _started_here(self, process: psutil.Process) -> bool:
+        """True if `process` runs with this cluster's configuration folder, which every process it starts
+        inherits. (Start times are no proof: psutil derives them from a boot time that moves with the clock.)"""
+        try:
+            return process.environ().get("FLINK_CONF_DIR") == str(self.conf_dir)
+        except psutil.Error:
+            return False
 
     def _running_processes(self) -> list[psutil.Process]:
         return [process for role in PROCESSES if (process := self._process(role))]

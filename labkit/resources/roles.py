@@ -30,7 +30,8 @@ def policy() -> dict:
                 "kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:ListShards",
                 "kinesis:GetShardIterator", "kinesis:GetRecords", "kinesis:PutRecord", "kinesis:PutRecords"]},
             {"Effect": "Allow", "Resource": tables, "Action": [
-                "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"]},
+                "dynamodb:DescribeTable", "dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem",
+                "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"]},
             {"Effect": "Allow", "Resource": [_arn("sns", NAMES.topic)], "Action": ["sns:Publish"]},
             {"Effect": "Allow", "Resource": [f"arn:aws:s3:::{NAMES.bucket}/*"], "Action": ["s3:GetObject"]},
             {"Effect": "Allow", "Resource": logs,

@@ -207,15 +207,16 @@ class DrillPipeline:
     def __init__(self):
         self.endpoint = lab.settings().endpoint_url
         self.lam = aws_client("lambda", self.endpoint)
+        self.parked_topic = None
 
     def build(self) -> "DrillPipeline":
         for stream in (WIND_STREAM, ANOMALY_STREAM):
             lab.streams.create(stream, quiet=True)
         lab.tables.create(TABLE, partition_key="location", sort_key="reading_id", quiet=True)
-        parked_topic = lab.topics.create(PARKED_TOPIC)
+        self.parked_topic = lab.topics.create(PARKED_TOPIC)
         lab.topics.subscribe_email(PARKED_ADDRESS, topic=PARKED_TOPIC)
         self.deploy()
-        functions.add_trigger(FUNCTION, ANOMALY_STREAM, on_failure=parked_topic, quiet=True, **TRIGGER)
+        self.trigger()
         lab.apps.create(NAMES.anomaly_app, inputStreamName=WIND_STREAM, outputStreamName=ANOMALY_STREAM)
         lab.apps.run(NAMES.anomaly_app, from_latest_snapshot=False, quiet=True)
         return self
@@ -234,6 +235,13 @@ class DrillPipeline:
             return
         self.lam.update_function_code(FunctionName=FUNCTION, ZipFile=code)
         self.lam.update_function_configuration(FunctionName=FUNCTION, Handler=handler, Environment=variables)
+
+    def trigger(self, **changes) -> dict:
+        """Create or update the trigger DrillAnomalyStream -> function (TRIGGER's options with `changes`); the
+        trigger, and under "function_triggers" every trigger the function has afterwards."""
+        trigger = functions.add_trigger(FUNCTION, ANOMALY_STREAM, on_failure=self.parked_topic, quiet=True,
+                                        **{**TRIGGER, **changes})
+        return {**trigger, "function_triggers": functions.triggers(FUNCTION)}
 
     def set_environment(self, **environment: str) -> None:
         self.lam.update_function_configuration(FunctionName=FUNCTION, Environment={

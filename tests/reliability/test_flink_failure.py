@@ -50,12 +50,12 @@ def output_since_last_checkpoint(job: str, prefix: str):
 
 
 def test_kill_9_of_the_taskmanager_mid_stream_loses_and_duplicates_nothing(drill):
-    sent = prefixed("wind", DRILL, 1200)
-    producers = send(sent, rate=50)
+    sent = prefixed("wind", DRILL, 1600)
+    producers = send(sent, rate=40)
     job, lost_taskmanager = drill.job_id(), taskmanager()
     wait_until(lambda: len(items(DRILL)) >= 100, 180, "the first items of the drill", quiet=True, interval_s=1)
     try:
-        wait_until(output_since_last_checkpoint(job, DRILL), 30, "output after a checkpoint", quiet=True,
+        wait_until(output_since_last_checkpoint(job, DRILL), 15, "output after a checkpoint", quiet=True,
                    interval_s=0.05)
     except WaitTimedOut:
         pass  # kill all the same: what the restored job writes again is then only what it had not acknowledged
@@ -70,12 +70,12 @@ def test_kill_9_of_the_taskmanager_mid_stream_loses_and_duplicates_nothing(drill
     recovered_s = time.monotonic() - killed_mono
 
     figures = audit(DRILL, sent)
+    assert figures["lost"] == figures["duplicated"] == figures["unexpected"] == 0, figures
+    assert figures["wrong_scores"] == 0, "scores differ from an uninterrupted run: the forests were not restored"
     restored = flink(f"/jobs/{job}/checkpoints")["latest"]["restored"]
     assert restored and not restored["is_savepoint"], "the job must restore its latest checkpoint"
     assert restored["restore_timestamp"] / 1000 > killed_at
     replayed = replays(DRILL)
-    assert figures["lost"] == figures["duplicated"] == figures["unexpected"] == 0, figures
-    assert figures["wrong_scores"] == 0, "scores differ from an uninterrupted run: the forests were not restored"
     record_figures(DRILL, "kill -9 of the Flink TaskManager mid-stream",
                    f"new TaskManager started; job restored checkpoint {restored['id']}; the {replayed} records it "
                    "wrote after that checkpoint were written again and overwrote their own items",

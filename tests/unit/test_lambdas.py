@@ -191,27 +191,47 @@ def test_message_neutralises_untrusted_text():
 # ---- the batch wrapper ------------------------------------------------------------------------------------------
 
 
-def test_batch_wrapper_skips_malformed_records_and_reports_the_first_failure(caplog):
-    handled = []
+def text_item(record: dict) -> dict:
+    """A test converter: the record's text as the item's key; "bad" is malformed, "boom" fails."""
+    text = kinesis_batch.data(record).decode()
+    if text == "bad":
+        raise kinesis_batch.MalformedRecord("not a reading")
+    if text == "boom":
+        raise kinesis_batch.RetryLater("the reading needs something that is missing")
+    return {"location": "North Ridge", "reading_id": text}
 
-    def handle(record):
-        text = kinesis_batch.data(record).decode()
-        if text == "bad":
-            raise kinesis_batch.MalformedRecord("not a reading")
-        if text == "boom":
-            raise kinesis_batch.RetryLater("the table is missing")
-        handled.append(text)
 
+def stored_ids(table) -> list[str]:
+    return sorted(item["reading_id"] for item in table.scan()["Items"])
+
+
+def test_batch_wrapper_skips_malformed_records_writes_those_before_a_failure_and_reports_it(aws, caplog):
+    table = create_wind_table()
     with caplog.at_level(logging.ERROR):
-        response = kinesis_batch.process(kinesis_event("a", "bad", "b", "boom", "c"), handle)
-    assert handled == ["a", "b"]  # "c" comes after the failure: Lambda retries from "boom" on
+        response = kinesis_batch.process(kinesis_event("a", "bad", "b", "boom", "c"), text_item, "WindDataTable")
+    assert stored_ids(table) == ["a", "b"]  # "c" comes after the failure: Lambda retries from "boom" on
     assert response == {"batchItemFailures": [{"itemIdentifier": "4"}]}
     assert "skipped malformed record shardId-000000000000:2: not a reading" in caplog.text
-    assert "record shardId-000000000000:4 failed, it will be retried: the table is missing" in caplog.text
+    assert "record shardId-000000000000:4 failed, it will be retried: the reading needs" in caplog.text
 
 
-def test_batch_wrapper_reports_success_as_an_empty_list():
-    assert kinesis_batch.process(kinesis_event("a"), lambda record: None) == {"batchItemFailures": []}
+def test_batch_wrapper_writes_hundreds_of_records_in_batches_and_a_key_twice_keeps_the_later(aws, monkeypatch):
+    table = create_wind_table()
+    requests = []
+    resource = boto3.resource("dynamodb")
+    monkeypatch.setattr(kinesis_batch.boto3, "resource", lambda name: resource)
+    original = resource.meta.client.batch_write_item
+    monkeypatch.setattr(resource.meta.client, "batch_write_item",
+                        lambda **kw: requests.append(kw) or original(**kw))
+    payloads = [f"r{n:03d}" for n in range(260)] + ["r000"]
+    assert kinesis_batch.process(kinesis_event(*payloads), text_item, "WindDataTable") == {"batchItemFailures": []}
+    assert stored_ids(table) == sorted(set(payloads))
+    assert 11 <= len(requests) <= 12 and all(len(r["RequestItems"]["WindDataTable"]) <= 25 for r in requests)
+
+
+def test_batch_wrapper_reports_success_as_an_empty_list(aws):
+    create_wind_table()
+    assert kinesis_batch.process(kinesis_event("a"), text_item, "WindDataTable") == {"batchItemFailures": []}
 
 
 @pytest.mark.parametrize("payload, done, retry_from, whole", [
@@ -259,7 +279,8 @@ def test_analytics_handler_stores_valid_records_once_even_when_replayed(aws, cap
         assert analytics_destination.handler(event, None) == {"batchItemFailures": []}
     table.update_item(Key={"location": "North Ridge", "reading_id": "2026-11-27T10:00:00.000Z#e2"},
                       UpdateExpression="SET alerted_at = :t", ExpressionAttributeValues={":t": "then"})
-    analytics_destination.handler(event, None)  # the same batch again, e.g. after a retry
+    replay = kinesis_event(reading("e1"), "not json", reading("e2", score=4.5), reading("e2", score=4.5))
+    assert analytics_destination.handler(replay, None) == {"batchItemFailures": []}  # again, e.g. after a retry
     items = sorted(table.scan()["Items"], key=lambda i: i["event_id"])
     assert [(i["event_id"], i["anomaly_score"]) for i in items] == [("e1", Decimal("0.8")), ("e2", Decimal("4.5"))]
     assert items[1]["alerted_at"] == "then", "a replay must not erase the alert mark"

@@ -55,7 +55,7 @@ def _function(fn) -> dict:
 def _mapping(esm) -> dict:
     spec = {name: getattr(esm, attribute) for name, attribute in MAPPING_FIELDS.items()
             if getattr(esm, attribute) is not None}
-    return {"UUID": esm.uuid, "FunctionName": esm.function_arn, **spec}
+    return {"UUID": esm.uuid, "FunctionName": esm.function_name, **spec}  # as created: ListEventSourceMappings matches it
 
 
 def save(path: Path) -> int:
