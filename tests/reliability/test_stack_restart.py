@@ -21,10 +21,9 @@ pytestmark = pytest.mark.flink
 DRILL = "restart"
 
 
-def mapping_checkpoint() -> str:
-    """The trigger's checkpoint as the running stack reports it."""
-    [mapping] = lab.status()["components"]["lambda"]["mappings"].values()
-    [shard] = mapping["shards"].values()
+def mapping_checkpoint(mapping: str) -> str:
+    """The trigger's checkpoint as the running stack reports it (other tests' triggers may run beside it)."""
+    [shard] = lab.status()["components"]["lambda"]["mappings"][mapping]["shards"].values()
     return shard["checkpoint"]
 
 
@@ -39,12 +38,12 @@ def held_back(checkpoint: str) -> int:
     return sum(1 for r in read_stream(ANOMALY_STREAM) if int(r["SequenceNumber"]) > int(checkpoint))
 
 
-def holding_back(count: int):
+def holding_back(mapping: str, count: int):
     """A condition: the trigger's checkpoint stood still for three looks while `count` records waited after it."""
     seen: list[str] = []
 
     def condition() -> bool:
-        seen.append(mapping_checkpoint())
+        seen.append(mapping_checkpoint(mapping))
         return len(set(seen[-3:])) == 1 and len(seen) >= 3 and held_back(seen[-1]) >= count
 
     return condition
@@ -60,13 +59,13 @@ def test_labkit_down_and_up_mid_stream_loses_and_duplicates_nothing(drill):
     # The trigger falls behind: it gathers records for up to 5 minutes before it invokes the function, so the
     # stack stops with records in AnomalyDetectionStream that the function has not had yet.
     mapping = drill.trigger(batch_size=10_000, batching_window_s=300)["uuid"]
-    wait_until(holding_back(30), 120, "records the trigger holds back", quiet=True, interval_s=1)
+    wait_until(holding_back(mapping, 30), 120, "records the trigger holds back", quiet=True, interval_s=1)
 
     stopped = time.monotonic()
     lab.down(quiet=True)
     checkpoint = saved_checkpoint(mapping)
     lab.up(quiet=True)
-    resumed_at = mapping_checkpoint()
+    resumed_at = mapping_checkpoint(mapping)
     behind = held_back(checkpoint)
     drill.trigger(enabled=False)  # back to the usual batches: a new poller, from the same checkpoint
     assert [t["uuid"] for t in drill.trigger()["function_triggers"]] == [mapping], "one trigger, the same"
