@@ -24,6 +24,8 @@ from detector import DetectorSettings, InvalidReading, LocationDetector, parse_r
 HERE = Path(__file__).resolve().parent
 REJECTED = OutputTag("rejected", Types.STRING())
 REJECTED_DATA_CHARS = 1000
+BUNDLE_SIZE = 300
+BUNDLE_TIME_MS = 1000
 
 
 def location_of(text: str) -> str:
@@ -74,9 +76,12 @@ def main() -> None:
     config.set_string("python.executable", sys.executable)
     config.set_string("python.client.executable", sys.executable)
     # Process mode keeps each location's live forest in the Python worker's state cache and writes it to
-    # Flink state once per bundle (a bundle always ends before a checkpoint): fast and exactly-once.
+    # Flink state once per bundle (a bundle always ends before a checkpoint): fast and exactly-once. A bundle
+    # ends after BUNDLE_SIZE readings or BUNDLE_TIME_MS, and its scores leave the worker then: smaller bundles
+    # mean fresher scores, larger ones fewer forest write-backs (~1 MB each). See BENCHMARKS.md.
     config.set_string("python.execution-mode", "process")
-    config.set_string("python.fn-execution.bundle.time", "5000")
+    config.set_string("python.fn-execution.bundle.size", str(BUNDLE_SIZE))
+    config.set_string("python.fn-execution.bundle.time", str(BUNDLE_TIME_MS))
     config.set_string("python.state.cache-size", "1000")  # >= locations per task: every forest stays cached
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.add_python_file(str(HERE / "detector.py"))

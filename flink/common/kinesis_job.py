@@ -15,6 +15,7 @@ from pyflink.datastream.connectors.kinesis import FlinkKinesisConsumer, KinesisS
 
 MANAGED_FLINK_PROPERTIES = Path("/etc/flink/application_properties.json")
 PROPERTIES_OVERRIDE_ENV = "LABKIT_FLINK_PROPERTIES"
+SINK_FLUSH_MS = 250  # a sink batch waits at most this long for 500 records (the connector's default is 5 s)
 
 
 def properties_file(app_dir: Path) -> Path:
@@ -50,4 +51,5 @@ def kinesis_sink(lab: dict[str, str], client: dict[str, str]) -> KinesisStreamsS
             .set_stream_name(lab["outputStreamName"])
             .set_serialization_schema(SimpleStringSchema())
             .set_partition_key_generator(PartitionKeyGenerator.fixed())
+            .set_max_time_in_buffer_ms(SINK_FLUSH_MS)
             .build())

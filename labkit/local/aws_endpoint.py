@@ -1,15 +1,23 @@
-"""The local AWS API endpoint: moto in server mode on 127.0.0.1, with labkit's Kinesis fixes."""
+"""The local AWS API endpoint: moto's services on 127.0.0.1, with labkit's Kinesis fixes and faster dispatch.
+
+moto's own server (werkzeug's development server) closes the connection after every response, so each AWS
+call paid a new TCP connection and a new thread. The endpoint serves moto's application with waitress
+instead: a pool of threads and keep-alive connections (BENCHMARKS.md, pipeline latency).
+"""
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from waitress.server import create_server
 
-from . import kinesis_fixes, persistence
+from . import kinesis_fixes, moto_dispatch, persistence
 from ..config import LOCAL_HOST
 
 log = logging.getLogger(__name__)
+SERVER_THREADS = 8  # concurrent requests: the simulator, Flink's source and sink, the Lambda pollers, notebooks
 
 
 class AwsEndpoint:
@@ -23,19 +31,28 @@ class AwsEndpoint:
         self.port = port
         self.url = f"http://{LOCAL_HOST}:{port}"
         self.restored = False
-        self._server: ThreadedMotoServer | None = None
+        self._server = None
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         kinesis_fixes.apply()
+        moto_dispatch.apply()
         self.restored = persistence.restore(self.state_dir)
-        self._server = ThreadedMotoServer(ip_address=LOCAL_HOST, port=self.port, verbose=False)
-        self._server.start()
+        self._server = create_server(DomainDispatcherApplication(create_backend_app), host=LOCAL_HOST,
+                                     port=self.port, threads=SERVER_THREADS, connection_limit=1000,
+                                     asyncore_use_poll=True, ident="labkit-aws", expose_tracebacks=False)
+        self._thread = threading.Thread(target=self._server.run, name="aws-endpoint", daemon=True)
+        self._thread.start()
         log.info("AWS endpoint on %s (state restored: %s)", self.url, self.restored)
 
     def stop(self) -> None:
         if self._server:
-            self._server.stop()
-            self._server = None
+            while self._server._map:  # the listener, open connections and the wake-up channel
+                for channel in list(self._server._map.values()):
+                    channel.handle_close()
+            self._server.task_dispatcher.shutdown()
+            self._thread.join(timeout=10)
+            self._server = self._thread = None
         saved = persistence.save(self.state_dir)
         log.info("AWS endpoint state saved to %s", saved)
 
