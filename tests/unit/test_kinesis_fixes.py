@@ -152,3 +152,26 @@ def test_put_record_does_not_invoke_mapped_lambdas_synchronously(kinesis, monkey
     lam.create_event_source_mapping(FunctionName="f", EventSourceArn=arn, StartingPosition="LATEST")
     kinesis.put_record(StreamName="s", Data=b"x", PartitionKey="p")
     assert calls == []
+
+
+def test_concurrent_puts_get_distinct_sequence_numbers_even_when_threads_switch_constantly(fixed_kinesis):
+    """The stream lock: without it, threads that switch mid-put hand out one sequence number twice."""
+    import threading
+
+    def produce(producer: int) -> None:
+        for n in range(300):
+            fixed_kinesis.put_records(StreamName="s", Records=[{"Data": b"%d-%d" % (producer, n), "PartitionKey": "p"}])
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=produce, args=(p,)) for p in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    records = fixed_kinesis.get_records(ShardIterator=_iterator(fixed_kinesis), Limit=10_000)["Records"]
+    assert len({r["SequenceNumber"] for r in records}) == len(records) == 1200
+    assert {r["Data"] for r in records} == {b"%d-%d" % (p, n) for p in range(4) for n in range(300)}
