@@ -77,10 +77,11 @@ class TreeMemory:
 
 
 def reap_leftovers() -> list[str]:
-    """Stop what the course left running under this process (it should leave nothing); their names."""
-    leftovers = psutil.Process().children(recursive=True)
+    """Stop what the course left running under this process (it should leave nothing); what they were."""
+    leftovers, names = psutil.Process().children(recursive=True), []
     for process in leftovers:
         try:
+            names.append(" ".join(process.cmdline())[:160])
             process.terminate()
         except psutil.Error:
             pass
@@ -90,12 +91,6 @@ def reap_leftovers() -> list[str]:
             process.kill()
         except psutil.Error:
             pass
-    names = []
-    for process in leftovers:
-        try:
-            names.append(process.name())
-        except psutil.Error:
-            names.append(str(process.pid))
     return names
 
 

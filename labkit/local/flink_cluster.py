@@ -290,9 +290,10 @@ class FlinkCluster:
             "taskmanager.rpc.port": "0",
             "taskmanager.data.port": "0",
             "metrics.internal.query-service.port": "0",
-            # sized for 2 cores / 24 GB: two jobs side by side, each ~1 GB with its Python worker
+            # two small jobs side by side, each with its Python worker (~200 MB, from managed memory); a 4 GB
+            # TaskManager held 1.3 GB of resident heap and took the whole course past 3 GB (BENCHMARKS.md)
             "jobmanager.memory.process.size": "1200m",
-            "taskmanager.memory.process.size": "4096m",
+            "taskmanager.memory.process.size": "2560m",
             "taskmanager.memory.jvm-metaspace.size": "512m",
             "taskmanager.numberOfTaskSlots": 2,
             "parallelism.default": 1,
