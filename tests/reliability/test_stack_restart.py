@@ -78,7 +78,8 @@ def test_labkit_down_and_up_mid_stream_loses_and_duplicates_nothing(drill):
     figures = audit(DRILL, sent)
     assert figures["lost"] == figures["duplicated"] == figures["unexpected"] == 0, figures
     assert figures["wrong_scores"] == 0, "scores differ from an uninterrupted run: the forests were not restored"
-    assert resumed_at == checkpoint and behind > 0, "the trigger resumes at its checkpoint, behind the stream"
+    # `behind` is usually > 0, but down may deliver the batch the trigger was gathering first: then it is 0
+    assert resumed_at == checkpoint, "the trigger resumes at the checkpoint it saved at down"
     assert len(lab.apps.snapshots(NAMES.anomaly_app)) == snapshots_before + 1, "down takes one snapshot"
     restored = flink(f"/jobs/{drill.job_id()}/checkpoints")["latest"]["restored"]
     assert restored and restored["is_savepoint"], "the app must run from the snapshot taken at down"
