@@ -12,6 +12,7 @@ an event source mapping with ReportBatchItemFailures:
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import time
 from decimal import Decimal, DecimalException
@@ -26,7 +27,7 @@ log.setLevel(logging.INFO)
 CHUNK = 100  # records converted, then written, at a time
 WRITE_BATCH = 25  # items per BatchWriteItem (DynamoDB's limit)
 UNPROCESSED_RETRIES = 5
-_tables: dict = {}
+_table_keys: dict = {}
 
 
 class MalformedRecord(ValueError):
@@ -51,17 +52,21 @@ def number(value: float) -> Decimal:
         raise MalformedRecord(f"{value!r} is beyond the numbers DynamoDB can store (1E-130 to 1E+125)") from None
 
 
-def _table(table_name: str):
-    """The table and its key attribute names (one DescribeTable per table and container); RetryLater if the
-    table is missing."""
-    if table_name not in _tables:
-        table = boto3.resource("dynamodb").Table(table_name)
+@functools.cache
+def _dynamodb():
+    """One DynamoDB resource per container (creating one costs more than a request)."""
+    return boto3.resource("dynamodb")
+
+
+def _key_names(table_name: str) -> list[str]:
+    """The table's key attribute names (one DescribeTable per table and container); RetryLater if the table is
+    missing."""
+    if table_name not in _table_keys:
         try:
-            keys = [key["AttributeName"] for key in table.key_schema]
+            _table_keys[table_name] = [key["AttributeName"] for key in _dynamodb().Table(table_name).key_schema]
         except ClientError as error:
             raise _missing_or_raise(error, table_name)
-        _tables[table_name] = (table, keys)
-    return _tables[table_name]
+    return _table_keys[table_name]
 
 
 def _missing_or_raise(error: ClientError, table_name: str) -> Exception:
@@ -91,7 +96,7 @@ def _kept(table_name: str, keys: list[str], items: list[dict], unless: str) -> s
     request = {table_name: {"Keys": [{k: item[k] for k in keys} for item in unique.values()],
                             "ProjectionExpression": ", ".join(f"#k{n}" for n in range(len(keys) + 1)),
                             "ExpressionAttributeNames": {f"#k{n}": name for n, name in enumerate([*keys, unless])}}}
-    responses = _until_all_done(boto3.resource("dynamodb").batch_get_item, request, "UnprocessedKeys",
+    responses = _until_all_done(_dynamodb().batch_get_item, request, "UnprocessedKeys",
                                 "keys to read")
     return {tuple(found[k] for k in keys) for response in responses
             for found in response["Responses"].get(table_name, []) if unless in found}
@@ -101,7 +106,7 @@ def write_items(table_name: str, items: list[dict], unless: str | None = None) -
     """Write `items` in order, BatchWriteItem by BatchWriteItem; a replayed record overwrites its own item.
     With `unless`, a stored item that has that attribute is kept as it is (e.g. the alert mark another
     function added). A missing table becomes an error that says how to fix it."""
-    table, keys = _table(table_name)
+    keys = _key_names(table_name)
     if unless and items:
         kept = _kept(table_name, keys, items, unless)
         items = [item for item in items if tuple(item[k] for k in keys) not in kept]
@@ -109,7 +114,7 @@ def write_items(table_name: str, items: list[dict], unless: str | None = None) -
         latest = {tuple(item[k] for k in keys): item for item in items[start:start + WRITE_BATCH]}  # no key twice
         request = {table_name: [{"PutRequest": {"Item": item}} for item in latest.values()]}
         try:
-            _until_all_done(boto3.resource("dynamodb").batch_write_item, request, "UnprocessedItems", "items")
+            _until_all_done(_dynamodb().batch_write_item, request, "UnprocessedItems", "items")
         except ClientError as error:
             raise _missing_or_raise(error, table_name) from error
 
@@ -130,7 +135,8 @@ def process(event: dict, to_item, table_name: str, unless: str | None = None) ->
                 failed = _failure(record, error)
                 break
         try:
-            write_items(table_name, [item for _, item in converted], unless)
+            if converted:
+                write_items(table_name, [item for _, item in converted], unless)
         except Exception as error:  # none of this chunk counts as written: the retry starts at its first record
             return _failure(converted[0][0], error)
         if failed:

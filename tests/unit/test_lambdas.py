@@ -218,8 +218,7 @@ def test_batch_wrapper_skips_malformed_records_writes_those_before_a_failure_and
 def test_batch_wrapper_writes_hundreds_of_records_in_batches_and_a_key_twice_keeps_the_later(aws, monkeypatch):
     table = create_wind_table()
     requests = []
-    resource = boto3.resource("dynamodb")
-    monkeypatch.setattr(kinesis_batch.boto3, "resource", lambda name: resource)
+    resource = kinesis_batch._dynamodb()
     original = resource.meta.client.batch_write_item
     monkeypatch.setattr(resource.meta.client, "batch_write_item",
                         lambda **kw: requests.append(kw) or original(**kw))
@@ -257,10 +256,12 @@ def aws(monkeypatch):
                         "AWS_DEFAULT_REGION": "us-east-1", "OUTPUT_TABLE_NAME": "WindDataTable"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    kinesis_batch._tables.clear()
+    kinesis_batch._table_keys.clear()
+    kinesis_batch._dynamodb.cache_clear()
     with mock_aws():
         yield
-    kinesis_batch._tables.clear()
+    kinesis_batch._table_keys.clear()
+    kinesis_batch._dynamodb.cache_clear()
 
 
 def create_wind_table():
