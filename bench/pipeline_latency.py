@@ -107,9 +107,9 @@ class ArrivalWatch:
             self._stop.wait(max(0.0, POLL_S - (time.monotonic() - began)))
 
 
-def lambda_workers(stack_pid: int) -> list[psutil.Process]:
-    """The local Lambda runtime's worker processes (one per function)."""
-    return [p for p in psutil.Process(stack_pid).children() if "worker.py" in " ".join(p.cmdline())]
+def children(stack_pid: int, marker: str) -> list[psutil.Process]:
+    """The stack's child processes whose command line holds `marker`."""
+    return [p for p in psutil.Process(stack_pid).children() if marker in " ".join(p.cmdline())]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -133,7 +133,8 @@ def run(minutes: float = MINUTES, rate: float = RATE, sample_every: int = SAMPLE
         print(f"pipeline latency: {rate:,.0f} rec/s for {minutes:g} min", flush=True)
         started = lab.simulate.start(NAMES.wind_stream, dataset="wind", rate=rate, loop=True)
         processes = stack_processes(stack["pid"], lab.status()["components"]["flink"]["processes"])
-        processes["lambda workers"] = lambda_workers(stack["pid"])
+        processes["simulator"] = children(stack["pid"], "labkit.local.simulator_process")
+        processes["lambda workers"] = children(stack["pid"], "worker.py")
         cpu_before, cpu_at = cpu_seconds(processes), time.monotonic()
         watch = ArrivalWatch(client("dynamodb"), NAMES.wind_table, Path(started["sent_log"]), sample_every).start()
         sending_until = time.monotonic() + minutes * 60
@@ -146,7 +147,7 @@ def run(minutes: float = MINUTES, rate: float = RATE, sample_every: int = SAMPLE
                   f"{statistics.median(recent) if recent else float('nan'):.2f} s", flush=True)
             if status["state"] != "running":
                 raise RuntimeError(f"the simulator stopped early: {lab.simulate.summary(status)}")
-        processes["lambda workers"] = lambda_workers(stack["pid"])  # started with the first batch; all its CPU counts
+        processes["lambda workers"] = children(stack["pid"], "worker.py")  # started with the first batch; all its CPU counts
         cpu_after, cpu_until = cpu_seconds(processes), time.monotonic()
         final = lab.simulate.stop()
         sent_seconds = minutes * 60

@@ -7,7 +7,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 
-from .config import settings
+from .config import LOCAL_ACCOUNT_ID, settings
 from .errors import StackNotRunning
 
 # The local endpoint accepts any key; these are placeholders, never real credentials.
@@ -48,3 +48,8 @@ def client(service: str):
     """A boto3 client for `service` that talks to the current target (local endpoint or AWS)."""
     s = settings()
     return _client(service, s.target, s.region, s.endpoint_url)
+
+
+def account_id() -> str:
+    """The AWS account the calls go to (the local stack's is fixed)."""
+    return LOCAL_ACCOUNT_ID if settings().is_local else client("sts").get_caller_identity()["Account"]

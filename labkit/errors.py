@@ -4,6 +4,15 @@
 class LabError(Exception):
     """A problem the student can fix; the message says how."""
 
+    def __reduce__(self):  # picklable (the simulator's process sends them) whatever a subclass's __init__ takes
+        return _restored, (type(self), str(self))
+
+
+def _restored(kind: type[LabError], message: str) -> LabError:
+    error = Exception.__new__(kind)
+    Exception.__init__(error, message)
+    return error
+
 
 class StackNotRunning(LabError):
     def __init__(self, detail: str = ""):

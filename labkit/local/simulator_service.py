@@ -21,7 +21,8 @@ from ..config import NAMES, Settings
 from ..datasets import DATASETS, TITLES
 from ..errors import BadParameter, LabError, ResourceMissing
 from ..resources import streams
-from ..simulator import DEFAULT_RATE, MAX_RATE, MIN_RATE, Simulator
+from ..simulator import DEFAULT_RATE, MAX_RATE, MIN_RATE
+from .simulator_process import SimulatorProcess
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +45,14 @@ class SimulatorService:
 
     def __init__(self, s: Settings):
         self.settings = s
-        self.simulator = Simulator(s.state_dir / "simulator")
+        self.simulator = SimulatorProcess(s.state_dir / "simulator")
         self.blueprint = self._blueprint()
 
     def start(self) -> None:
         log.info("Wind Turbine Simulator page on %s/kinesis", self.settings.service_url)
 
     def stop(self) -> None:
-        self.simulator.stop()
+        self.simulator.close()
 
     def status(self) -> dict:
         run = self.simulator.status()

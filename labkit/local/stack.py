@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -26,6 +27,8 @@ from .managed_flink import LocalManagedFlink
 from .simulator_service import SimulatorService
 
 log = logging.getLogger("labkit.stack")
+
+SWITCH_INTERVAL_S = 0.001  # GIL hand-over: 5 ms by default, which a request waits at every thread hop when busy
 
 
 def build_components(s: Settings) -> list:
@@ -109,6 +112,7 @@ def main() -> None:
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call would drown the log
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     stack = Stack(s)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stack.stopping.set())

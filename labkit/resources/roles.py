@@ -3,17 +3,15 @@ from __future__ import annotations
 
 import json
 
-from ..clients import client
-from ..config import LOCAL_ACCOUNT_ID, NAMES, settings
-from . import tags
+from ..clients import account_id, client
+from ..config import NAMES, settings
+from . import buckets, tags
 
 TRUSTED_SERVICES = ["kinesisanalytics.amazonaws.com", "lambda.amazonaws.com"]
 
 
 def _arn(service: str, resource: str) -> str:
-    s = settings()
-    account = LOCAL_ACCOUNT_ID if s.is_local else client("sts").get_caller_identity()["Account"]
-    return f"arn:aws:{service}:{s.region}:{account}:{resource}"
+    return f"arn:aws:{service}:{settings().region}:{account_id()}:{resource}"
 
 
 def policy() -> dict:
@@ -33,7 +31,7 @@ def policy() -> dict:
                 "dynamodb:DescribeTable", "dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem",
                 "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"]},
             {"Effect": "Allow", "Resource": [_arn("sns", NAMES.topic)], "Action": ["sns:Publish"]},
-            {"Effect": "Allow", "Resource": [f"arn:aws:s3:::{NAMES.bucket}/*"], "Action": ["s3:GetObject"]},
+            {"Effect": "Allow", "Resource": [f"arn:aws:s3:::{buckets.name()}/*"], "Action": ["s3:GetObject"]},
             {"Effect": "Allow", "Resource": logs,
              "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]},
         ],

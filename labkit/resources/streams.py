@@ -10,7 +10,6 @@ import re
 import time
 from datetime import datetime, timezone
 
-import pandas as pd
 from botocore.exceptions import ClientError
 
 from ..clients import client
@@ -134,6 +133,8 @@ def _utc(timestamp) -> datetime:
     """A datetime, ISO-8601 string, pandas Timestamp or epoch seconds, as an aware UTC datetime."""
     if isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool):
         return datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    import pandas as pd  # here, not at the top: the simulator's process needs streams, not pandas
+
     try:
         stamp = pd.Timestamp(timestamp)
     except (TypeError, ValueError) as error:
@@ -230,6 +231,8 @@ class ShardReader:
                 if rows or time.monotonic() >= deadline:
                     break
                 time.sleep(POLL_S)
+        import pandas as pd
+
         frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=RECORD_COLUMNS)
         frame["arrival"] = pd.to_datetime(frame["arrival"], utc=True)
         return frame

@@ -21,7 +21,7 @@ def names_a_lab_resource(arn: str, account: str) -> bool:
     """arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE whose RESOURCE is one of the lab's by its exact name."""
     _, _, service, region, owner, resource = arn.split(":", 5)
     if service == "s3":
-        return resource in (NAMES.bucket, f"{NAMES.bucket}/*")
+        return resource == f"{NAMES.bucket}-{account}-{settings().region}/*"
     names = set(resource.replace(":", "/").split("/"))
     return region == settings().region and owner == account and any(name in names for name in LAB_NAMES)
 

@@ -9,7 +9,7 @@ import pytest
 
 from labkit import cli, clients, teardown
 from labkit.config import NAMES
-from labkit.resources import apps, functions, roles, streams, tables, topics
+from labkit.resources import apps, buckets, functions, roles, streams, tables, topics
 
 OTHER = {"Key": "course", "Value": "another-course"}
 
@@ -88,7 +88,7 @@ def test_teardown_deletes_every_tagged_lab_resource_and_only_those(aws):
         f"DynamoDB table {n}" for n in (NAMES.wind_table, NAMES.diy_table)} | {
         f"Lambda function {n}" for n in (NAMES.analytics_function, NAMES.delivery_function, NAMES.diy_function)} | {
         f"Flink application {n}" for n in (NAMES.anomaly_app, NAMES.max_speed_app)} | {
-        f"SNS topic {NAMES.topic}", f"S3 bucket {NAMES.bucket}", f"IAM role {NAMES.role}",
+        f"SNS topic {NAMES.topic}", f"S3 bucket {buckets.name()}", f"IAM role {NAMES.role}",
         f"Lambda trigger {NAMES.anomaly_stream} -> {NAMES.analytics_function}",
         f"Lambda trigger {NAMES.max_speed_stream} -> {NAMES.diy_function}"}
     assert set(found) == lab and len(found) == len(lab)

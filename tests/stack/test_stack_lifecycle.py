@@ -7,7 +7,9 @@ import sys
 import psutil
 import pytest
 
+from labkit import simulate
 from labkit.local import control
+from labkit.resources import streams
 from tests.conftest import aws_client, free_port
 
 
@@ -36,6 +38,7 @@ def test_down_leaves_no_process_and_up_restores_streams_and_records(own_stack_en
     kinesis = aws_client("kinesis", report["endpoint"])
     kinesis.create_stream(StreamName="Kept", ShardCount=1)
     kinesis.put_records(StreamName="Kept", Records=[{"Data": b"%d" % i, "PartitionKey": "k"} for i in range(100)])
+    _start_simulator()
     family = [pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))]
 
     assert _labkit("down").returncode == 0
@@ -52,3 +55,24 @@ def test_down_leaves_no_process_and_up_restores_streams_and_records(own_stack_en
         StreamName="Kept", ShardId="shardId-000000000000", ShardIteratorType="AFTER_SEQUENCE_NUMBER",
         StartingSequenceNumber=records[-1]["SequenceNumber"])["ShardIterator"])["Records"]
     assert [r["Data"] for r in tail] == [b"next"]
+
+
+def _start_simulator() -> None:
+    streams.create("Simulated", quiet=True)
+    simulate.start("Simulated", dataset="wind", rate=20, loop=True)
+
+
+def _simulator_processes(stack: psutil.Process) -> list[psutil.Process]:
+    return [c for c in stack.children() if "labkit.local.simulator_process" in c.cmdline()]
+
+
+def test_simulator_process_ends_when_the_stack_is_killed(own_stack_env):
+    stack = psutil.Process(control.up(quiet=True)["pid"])
+    _start_simulator()
+    simulator = _simulator_processes(stack)
+    assert len(simulator) == 1, "the simulator sends from one process of its own, a child of the stack"
+
+    stack.kill()
+    _, alive = psutil.wait_procs(simulator, timeout=30)
+
+    assert not alive, "the simulator's process must end by itself when the stack is gone"

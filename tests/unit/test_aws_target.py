@@ -9,7 +9,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from labkit import clients
-from labkit.config import NAMES
+from labkit.config import NAMES, settings
 from labkit.resources import apps
 
 
@@ -43,8 +43,9 @@ def test_create_uploads_the_code_and_sets_the_lab_property_group(aws):
     assert detail["RuntimeEnvironment"] == "FLINK-1_20"
     code = detail["ApplicationConfigurationDescription"]["ApplicationCodeConfigurationDescription"]
     location = code["CodeContentDescription"]["S3ApplicationCodeLocationDescription"]
-    assert location == {"BucketARN": f"arn:aws:s3:::{NAMES.bucket}", "FileKey": "anomaly_detection.zip"}
-    body = clients.client("s3").get_object(Bucket=NAMES.bucket, Key="anomaly_detection.zip")["Body"].read()
+    bucket = f"{NAMES.bucket}-{clients.account_id()}-{settings().region}"  # bucket names are global: one per account
+    assert location == {"BucketARN": f"arn:aws:s3:::{bucket}", "FileKey": "anomaly_detection.zip"}
+    body = clients.client("s3").get_object(Bucket=bucket, Key="anomaly_detection.zip")["Body"].read()
     assert body == apps.package(NAMES.anomaly_app).read_bytes()
     lab = apps.properties(NAMES.anomaly_app)["lab"]
     assert lab["inputStreamName"] == "MyWindStream"
