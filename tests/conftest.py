@@ -10,6 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 def free_port() -> int:
@@ -35,7 +36,19 @@ def stack():
 
     labkit.up(quiet=True)
     yield labkit.settings()
+    family = _stack_family(labkit.status())
     labkit.down(quiet=True)
+    left = [p for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not left, f"labkit down left processes running: {[' '.join(p.cmdline()[:4]) for p in left]}"
+
+
+def _stack_family(status: dict) -> list[psutil.Process]:
+    """The stack's process, its children (Lambda workers, the simulator) and the Flink cluster's processes."""
+    if not status["running"]:
+        return []
+    stack = psutil.Process(status["pid"])
+    flink = [psutil.Process(pid) for pid in status["components"]["flink"]["processes"].values()]
+    return [stack, *stack.children(recursive=True), *(p for f in flink for p in [f, *f.children(recursive=True)])]
 
 
 @pytest.fixture(scope="session")

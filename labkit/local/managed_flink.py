@@ -13,6 +13,8 @@ same kinesisanalyticsv2 API on both targets:
   StartApplication restores the latest one by default (RESTORE_FROM_LATEST_SNAPSHOT), as Managed Flink does;
 - when the stack stops, running applications stop with a snapshot and start again from it at the next
   `labkit up`, so nothing is read twice or missed;
+- UpdateApplication on a RUNNING application restarts its job with the new code and properties, from a
+  snapshot taken on the way (UPDATING, then RUNNING), as Managed Flink does;
 - a TaskManager that dies (killed, crashed) is replaced, as Managed Flink does; Flink then restores the
   jobs from their latest checkpoints.
 """
@@ -203,7 +205,7 @@ class LocalManagedFlink:
             state["error"] = str(error)
             app.application_status = "READY"
 
-    def _stop_job(self, app: models.Application, with_snapshot: bool) -> str | None:
+    def _stop_job(self, app: models.Application, with_snapshot: bool, then: str = "READY") -> str | None:
         state = _run_state(app)
         job_id, snapshot = state["job_id"], None
         if job_id and self.cluster.status()["running"] and self.cluster.job_status(job_id) not in FINAL_STATES:
@@ -220,7 +222,7 @@ class LocalManagedFlink:
             else:
                 self.cluster.cancel(job_id, quiet=True)
         state["job_id"] = None
-        app.application_status = "READY"
+        app.application_status = then
         return snapshot
 
     def _stop(self, app: models.Application, with_snapshot: bool) -> None:
@@ -230,6 +232,17 @@ class LocalManagedFlink:
         except Exception as error:
             log.exception("stopping %s failed", app.application_name)
             _run_state(app)["error"] = str(error)
+            app.application_status = "RUNNING"
+
+    def _restart(self, app: models.Application) -> None:
+        """Run an updated RUNNING application's job again, from a snapshot when snapshots are on."""
+        try:
+            with self.lock:
+                snapshot = self._stop_job(app, _snapshots_enabled(app), then="UPDATING")
+                self._launch(app, snapshot)
+        except Exception as error:  # the old job keeps running; the error is in status and log
+            log.exception("updating %s failed", app.application_name)
+            _run_state(app)["error"] = f"the update did not restart the job: {error}"
             app.application_status = "RUNNING"
 
     def _resume(self, apps) -> None:
@@ -251,6 +264,9 @@ class LocalManagedFlink:
 
 def _backend_update(self, name: str, version: int, update: dict) -> dict:
     app = _application(self, name)
+    if app.application_status not in ("READY", "RUNNING"):
+        raise ApiError("ResourceInUseException", f"Application {name} is {app.application_status}; update it "
+                                                  "when it is READY or RUNNING.")
     if version != app.application_version_id:
         raise ApiError("ConcurrentModificationException",
                        f"Application {name} is at version {app.application_version_id}, not {version}.")
@@ -270,6 +286,9 @@ def _backend_update(self, name: str, version: int, update: dict) -> dict:
     app.app_config_description = description
     app.application_version_id += 1
     app.last_updated_date_time = _now()
+    if app.application_status == "RUNNING":
+        app.application_status = "UPDATING"
+        threading.Thread(target=_runner._restart, args=(app,), name=f"update-{name}", daemon=True).start()
     return self.describe_application(name)
 
 

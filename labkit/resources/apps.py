@@ -95,25 +95,34 @@ def create(name: str, **lab_properties) -> dict:
             Tags=tags.as_list(),
         )
         return describe(name)
-    kda.update_application(
-        ApplicationName=name, CurrentApplicationVersionId=describe(name)["ApplicationVersionId"],
-        ApplicationConfigurationUpdate={
-            "ApplicationCodeConfigurationUpdate": {"CodeContentUpdate": {"S3ContentLocationUpdate": {
-                "BucketARNUpdate": bucket_arn, "FileKeyUpdate": key}}},
-            "EnvironmentPropertyUpdates": {"PropertyGroups": _groups(props)},
-        })
+    _update(name, {
+        "ApplicationCodeConfigurationUpdate": {"CodeContentUpdate": {"S3ContentLocationUpdate": {
+            "BucketARNUpdate": bucket_arn, "FileKeyUpdate": key}}},
+        "EnvironmentPropertyUpdates": {"PropertyGroups": _groups(props)},
+    })
     return describe(name)
 
 
-def configure(name: str, group: str = "lab", **values) -> dict[str, dict[str, str]]:
-    """Set runtime properties in one group (console: Configure > Runtime properties); others are kept."""
-    current = describe(name)
+def configure(name: str, group: str = "lab", quiet: bool = False, **values) -> dict[str, dict[str, str]]:
+    """Set runtime properties in one group (console: Configure > Runtime properties); others are kept. A
+    running application restarts with them (from a snapshot), as on Managed Flink."""
     props = properties(name)
     props[group] = {**props.get(group, {}), **{k: str(v) for k, v in values.items()}}
+    _update(name, {"EnvironmentPropertyUpdates": {"PropertyGroups": _groups(props)}}, quiet=quiet)
+    return props
+
+
+def _update(name: str, configuration_update: dict, quiet: bool = True) -> None:
+    """UpdateApplication; a RUNNING application goes UPDATING while its job restarts: wait for RUNNING."""
+    current = describe(name)
+    if current["ApplicationStatus"] not in ("READY", "RUNNING"):
+        raise LabError(f"{name} is {current['ApplicationStatus']}: wait until it is READY or RUNNING, then change "
+                       "it again.")
     client("kinesisanalyticsv2").update_application(
         ApplicationName=name, CurrentApplicationVersionId=current["ApplicationVersionId"],
-        ApplicationConfigurationUpdate={"EnvironmentPropertyUpdates": {"PropertyGroups": _groups(props)}})
-    return props
+        ApplicationConfigurationUpdate=configuration_update)
+    if current["ApplicationStatus"] == "RUNNING":
+        _wait_running(name, "restart with the update", quiet)
 
 
 def _start_error(name: str) -> str:
@@ -132,16 +141,19 @@ def run(name: str, from_latest_snapshot: bool = True, quiet: bool = False) -> st
     restore = "RESTORE_FROM_LATEST_SNAPSHOT" if from_latest_snapshot else "SKIP_RESTORE_FROM_SNAPSHOT"
     client("kinesisanalyticsv2").start_application(
         ApplicationName=name, RunConfiguration={"ApplicationRestoreConfiguration": {"ApplicationRestoreType": restore}})
+    _wait_running(name, "run", quiet)
+    return "RUNNING"
 
-    def started():
+
+def _wait_running(name: str, action: str, quiet: bool) -> None:
+    def running():
         now = status(name)
         if now == "READY":
-            raise LabError(f"{name} did not start: {_start_error(name)}")
+            raise LabError(f"{name} did not {action}: {_start_error(name)}")
         return now == "RUNNING"
 
-    wait_until(started, START_TIMEOUT_S, f"{name} to run", quiet=quiet, interval_s=1,
+    wait_until(running, START_TIMEOUT_S, f"{name} to {action}", quiet=quiet, interval_s=1,
                on_timeout=f"Open the Flink dashboard ({dashboard_url(name)}) to see why.")
-    return "RUNNING"
 
 
 def stop(name: str, snapshot: bool = True, quiet: bool = False) -> str:

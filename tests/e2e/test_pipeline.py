@@ -81,3 +81,31 @@ def test_every_listening_socket_of_the_running_pipeline_is_on_loopback(pipeline)
     listening = [c for p in processes.values() for c in p.net_connections(kind="inet") if c.status == "LISTEN"]
     assert len(listening) >= 4
     assert {c.laddr.ip for c in listening} <= {"127.0.0.1", "::1"}, listening
+
+
+def test_reconfiguring_the_running_app_restarts_its_job_with_the_new_properties(pipeline):
+    """Managed Flink restarts a RUNNING application on UpdateApplication, from a snapshot: so does the local one."""
+    rescored = "RescoredStream"
+    lab.streams.create(rescored, quiet=True)
+    job_before = lab.status()["components"]["flink"]["applications"][NAMES.anomaly_app]["job_id"]
+    snapshots_before = len(lab.apps.snapshots(NAMES.anomaly_app))
+
+    lab.apps.configure(NAMES.anomaly_app, group="lab", outputStreamName=rescored, quiet=True)
+
+    assert lab.apps.status(NAMES.anomaly_app) == "RUNNING"
+    assert lab.status()["components"]["flink"]["applications"][NAMES.anomaly_app]["job_id"] != job_before
+    assert len(lab.apps.snapshots(NAMES.anomaly_app)) == snapshots_before + 1, "the update restarts from a snapshot"
+    lab.simulate.start(NAMES.wind_stream, dataset="anomaly", rate=1000)
+    lab.simulate.wait(timeout_s=120, quiet=True)
+    reader = lab.streams.ShardReader(rescored)
+    scored = []
+
+    def all_scored() -> bool:
+        scored.extend(reader.read(limit=10_000).to_dict("records"))
+        return len(scored) >= len(pipeline)
+
+    wait_until(all_scored, 120, "the readings scored into the new output stream", quiet=True, interval_s=1)
+    assert len(scored) == len(pipeline)
+    assert {record["event_id"] for record in scored} == {reading["event_id"] for reading in pipeline}
+    assert all(isinstance(record["score"], (int, float)) for record in scored)
+    lab.apps.configure(NAMES.anomaly_app, group="lab", outputStreamName=NAMES.anomaly_stream, quiet=True)

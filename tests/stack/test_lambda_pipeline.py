@@ -120,11 +120,16 @@ def test_replayed_records_overwrite_their_own_items_and_are_not_mailed_again(lab
 
 def test_labkit_inbox_cli_lists_the_mails(lab):
     functions.invoke(NAMES.delivery_function)
-    out = subprocess.run([sys.executable, "-m", "labkit", "inbox", "--json"], capture_output=True, text=True,
-                         check=True, timeout=60).stdout
-    listed = [m for m in json.loads(out) if m["to"] == lab["address"]]
+    def inbox_cli(*flags: str) -> str:
+        return subprocess.run([sys.executable, "-m", "labkit", "inbox", *flags], capture_output=True, text=True,
+                              check=True, timeout=60).stdout
+
+    listed = [m for m in json.loads(inbox_cli("--json")) if m["to"] == lab["address"]]
     assert [m["subject"] for m in listed] == [SUBJECT] * 3
     assert {"to", "topic", "subject", "body", "time"} <= set(listed[0])
+    text = inbox_cli()
+    assert text.count(f"to {lab['address']}") == 3 and text.count(f"Subject: {SUBJECT}") >= 3
+    assert listed[0]["body"] in text
 
 
 def test_max_wind_speed_json_and_csv_land_in_diy_table_once_per_location_and_window(lab):

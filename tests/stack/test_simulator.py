@@ -197,10 +197,10 @@ def test_cli_errors_are_sentences(stack, args, message):
 
 
 def test_cli_starts_reports_and_stops_the_simulator(stream):
-    started = labkit_cli("simulate", "start", "--stream", stream, "--dataset", "health", "--rate", "100")
+    started = labkit_cli("simulate", "start", "--stream", stream, "--dataset", "health", "--rate", "100", "--loop")
     assert started.returncode == 0 and f"Sending “Turbine health data set” to {stream}" in started.stdout
     report = json.loads(labkit_cli("simulate", "status", "--json").stdout)
-    assert (report["state"], report["stream"], report["rate"]) == ("running", stream, 100.0)
+    assert (report["state"], report["stream"], report["rate"], report["loop"]) == ("running", stream, 100.0, True)
     stopped = labkit_cli("simulate", "stop")
     assert stopped.returncode == 0 and "Stopped sending" in stopped.stdout
     assert simulate.status()["state"] == "stopped"
