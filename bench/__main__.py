@@ -9,8 +9,8 @@ import sys
 from .common import RESULTS, machine
 
 ROOT = RESULTS.parent.parent
-BENCHMARKS = ["rcf_throughput", "anomaly_job_throughput", "pipeline_latency", "kinesis_put_rate", "stack_startup",
-              "course_run", "detection_scoreboard"]
+BENCHMARKS = ["rcf_throughput", "anomaly_job_throughput", "pipeline_latency", "pipeline_latency_bulk",
+              "kinesis_put_rate", "stack_startup", "course_run", "detection_scoreboard"]
 
 
 def write_report() -> None:

@@ -116,10 +116,36 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 1000) - 1] if len(values) > 1 else values[0]
 
 
-def run(minutes: float = MINUTES, rate: float = RATE, sample_every: int = SAMPLE_EVERY) -> dict:
+class CourseSimulator:
+    """The course's simulator (in the stack), with BulkProducer's start / status / stop."""
+
+    def __init__(self, stream: str, rate: float):
+        self.stream, self.rate = stream, rate
+
+    def start(self) -> dict:
+        from labkit import simulate
+
+        return simulate.start(self.stream, dataset="wind", rate=self.rate, loop=True)
+
+    def status(self) -> dict:
+        from labkit import simulate
+
+        return simulate.status()
+
+    def stop(self) -> dict:
+        from labkit import simulate
+
+        return simulate.stop()
+
+
+def run(minutes: float = MINUTES, rate: float = RATE, sample_every: int = SAMPLE_EVERY,
+        producer: str = "simulator") -> dict:
+    """Measure with the course's simulator ("simulator") or the benchmark's load generator ("bulk")."""
     import labkit as lab
     from labkit.clients import client
     from labkit.config import NAMES
+
+    from .bulk_producer import BulkProducer
 
     with private_stack() as stack:
         for name in (NAMES.wind_stream, NAMES.anomaly_stream):
@@ -130,26 +156,30 @@ def run(minutes: float = MINUTES, rate: float = RATE, sample_every: int = SAMPLE
         lab.functions.deploy(NAMES.analytics_function, quiet=True)
         lab.functions.add_trigger(NAMES.analytics_function, NAMES.anomaly_stream, quiet=True)
 
-        print(f"pipeline latency: {rate:,.0f} rec/s for {minutes:g} min", flush=True)
-        started = lab.simulate.start(NAMES.wind_stream, dataset="wind", rate=rate, loop=True)
+        print(f"pipeline latency: {rate:,.0f} rec/s for {minutes:g} min from the {producer} producer", flush=True)
+        source = (CourseSimulator(NAMES.wind_stream, rate) if producer == "simulator" else
+                  BulkProducer(NAMES.wind_stream, rate, Path(stack["state_dir"])))
+        started = source.start()
         processes = stack_processes(stack["pid"], lab.status()["components"]["flink"]["processes"])
         processes["simulator"] = children(stack["pid"], "labkit.local.simulator_process")
+        processes["bench process (" + ("bulk producer, " if producer == "bulk" else "") + "arrival watch)"] = [
+            psutil.Process()]
         processes["lambda workers"] = children(stack["pid"], "worker.py")
         cpu_before, cpu_at = cpu_seconds(processes), time.monotonic()
         watch = ArrivalWatch(client("dynamodb"), NAMES.wind_table, Path(started["sent_log"]), sample_every).start()
         sending_until = time.monotonic() + minutes * 60
         while time.monotonic() < sending_until:
             time.sleep(min(30.0, max(0.0, sending_until - time.monotonic())))
-            status = lab.simulate.status()
+            status = source.status()
             recent = [latency for _, latency in watch.latencies[-500:]]
             print(f"  sent {status['sent']:,} ({status['rate_actual']:,.0f} rec/s), sampled arrivals "
                   f"{len(watch.latencies):,}, waiting {len(watch.pending):,}, recent p50 "
                   f"{statistics.median(recent) if recent else float('nan'):.2f} s", flush=True)
             if status["state"] != "running":
-                raise RuntimeError(f"the simulator stopped early: {lab.simulate.summary(status)}")
+                raise RuntimeError(f"the {producer} producer stopped early: {status['last_error']}")
         processes["lambda workers"] = children(stack["pid"], "worker.py")  # started with the first batch; all its CPU counts
         cpu_after, cpu_until = cpu_seconds(processes), time.monotonic()
-        final = lab.simulate.stop()
+        final = source.stop()
         sent_seconds = minutes * 60
 
         def drained() -> bool:
@@ -169,7 +199,7 @@ def run(minutes: float = MINUTES, rate: float = RATE, sample_every: int = SAMPLE
     start_up = [latency for sent_at, latency in watch.latencies if sent_at < sent_from + WARMUP_S]
     sent = len(watch.sent_keys)
     result = {
-        "minutes": minutes, "rate_target": rate, "rate_actual": round(final["sent"] / sent_seconds),
+        "producer": producer, "minutes": minutes, "rate_target": rate, "rate_actual": round(final["sent"] / sent_seconds),
         "sent": sent, "items": items, "lost": max(0, sent - items), "drain_timeout_s": DRAIN_TIMEOUT_S,
         "samples": len(latencies),
         "sample_every": sample_every, "unseen_samples": len(watch.pending),
@@ -184,68 +214,85 @@ def run(minutes: float = MINUTES, rate: float = RATE, sample_every: int = SAMPLE
         "goal": f"p99 <= {GOAL_P99_S:g} s and 0 records lost",
     }
     result["meets_goal"] = result["p99_s"] <= GOAL_P99_S and result["lost"] == 0
-    save("pipeline_latency", result)
+    save("pipeline_latency" if producer == "simulator" else "pipeline_latency_bulk", result)
     return result
 
 
 def render(result: dict) -> str:
-    verdict = "meets the goal" if result["meets_goal"] else "MISSES the goal"
-    cpu = ", ".join(f"{role} {share:.2f}" for role, share in result["cpu_share"].items())
+    """The section of BENCHMARKS.md for a run with the course's simulator."""
+    return measured(result, "the course's simulator") + ANALYSIS.format(**cpu_budget(result))
+
+
+def cpu_budget(result: dict) -> dict:
+    """CPU used while sending: in all, per reading, and what the target rate would need."""
     cores = sum(result["cpu_share"].values())
-    budget = {"cores": round(cores, 2), "ms_per_reading": round(cores * 1000 / result["rate_actual"], 2),
-              "cores_at_target": round(cores * result["rate_target"] / result["rate_actual"], 1),
-              "load": result["load_average_1_5_15_min"][0]}
+    return {"cpu": ", ".join(f"{role} {share:.2f}" for role, share in result["cpu_share"].items()),
+            "cores": round(cores, 2), "ms_per_reading": round(cores * 1000 / result["rate_actual"], 2),
+            "cores_at_target": round(cores * result["rate_target"] / result["rate_actual"], 1),
+            "rate_target": result["rate_target"]}
+
+
+def measured(result: dict, producer: str) -> str:
+    """The figures of one run, and how they were measured."""
+    verdict = "meets the goal" if result["meets_goal"] else "MISSES the goal"
     lost_note = "" if not result["lost"] else (
         f" The {result['lost']:,} missing readings were still behind the backlog when the benchmark stopped waiting, "
         "or lost: this run cannot tell them apart.")
     return (
-        "## End-to-end pipeline latency at {rate_target:,.0f} records/s\n\n"
+        "## End-to-end pipeline latency at {rate_target:,.0f} records/s, from " + producer + "\n\n"
         "| figure | value | reference | ratio |\n|---|---|---|---|\n"
         "| p50 event time → WindDataTable item, after the first minute | {p50_s} s | goal for p99: 2 s | |\n"
         "| p99 event time → WindDataTable item, after the first minute | {p99_s} s | goal 2 s | {ratio} |\n"
         "| p99 including the first minute | {with_start_up_p99_s} s | goal 2 s | {ratio_all} |\n"
         "| records missing from the table {drain_timeout_s} s after sending stopped | {lost:,} of {sent:,} "
         "| goal 0 lost | |\n"
-        "| rate the simulator reached | {rate_actual:,} rec/s | target {rate_target:,.0f} rec/s | {ratio_rate} |\n\n"
-        "One run of {minutes:g} minutes (a run is long: one run, not a median) on a private stack: simulator "
+        "| rate the producer reached | {rate_actual:,} rec/s | target {rate_target:,.0f} rec/s | {ratio_rate} |\n\n"
+        "One run of {minutes:g} minutes (a run is long: one run, not a median) on a private stack: " + producer + " "
         "→ WindDataStream → AnomalyDetection (real Flink) → AnomalyDetectionStream → AnalyticsDestinationFunction "
         "(trigger batch size 100) → WindDataTable. Every {sample_every}th reading ({samples:,} samples, "
         "{steady_samples:,} after the first minute) was watched with BatchGetItem until its item appeared; "
         "latencies are upper bounds, late by at most one polling round (mean {mean_poll_round_s} s). Max after "
         "the first minute {max_s} s; in the first minute (the job's warm-up and first checkpoint) up to "
-        "{start_up_max_s} s. Load average when measured: {load} on 2 cores. Goal: {goal} — " + verdict + "."
-        + lost_note + "\n\n"
-        "**Bottleneck: CPU.** While sending, the pipeline's processes used {cores} cores ({cpu}): {ms_per_reading} "
-        "ms of CPU per reading, so {rate_target:,.0f} readings/s would need ~{cores_at_target} cores on this "
-        "2-core machine. Most of it is per request, not per reading: moto parses, dispatches and serializes each "
-        "call in Python, and botocore builds and signs each one on the client side. The largest number of "
-        "requests is the simulator's: it sends at most one record per location in a PutRecords call (five "
-        "records a request here), so that a partial failure can never reorder a location's readings, and each "
-        "call waits for the endpoint, so the simulator falls short of its target rate too.\n\n"
-        "**What would close the gap:** fewer requests per reading — more records per PutRecords call, which gives "
-        "up per-location order on partial failures (the course keeps it); a faster endpoint for the few calls the "
-        "pipeline makes (fast paths for Kinesis PutRecords/GetRecords and DynamoDB BatchWriteItem in place of "
-        "moto's generic parser and serializer); or more cores. On the aws target the endpoint's share is AWS's.\n\n"
-        "**What was slow, and what changed** (p50 / p99 after the first minute):\n"
-        "- first measurement (1 minute, 378 rec/s reached): 68 s / 98 s — AnalyticsDestinationFunction wrote one "
-        "PutItem per record; the stream handlers now write with BatchWriteItem, 25 items a request (median 3.7 s);\n"
-        "- PyFlink returned scores when a bundle ended (1,000 readings or 5 s) and the Kinesis sink waited up to "
-        "5 s: bundles of 300 readings or 1 s and a 250 ms sink flush (median 1.5 s);\n"
-        "- moto's server closed every connection and its service lookup listed its package folder on each "
-        "request: waitress with keep-alive and a cached lookup — 10 minutes, 647 rec/s: 1.58 s / 5.3 s;\n"
-        "- the simulator ran inside the endpoint's process and shared its interpreter lock, which changed hands "
-        "every 5 ms: the simulator sends from a child process and the lock changes hands every 1 ms — this run.\n"
+        "{start_up_max_s} s. CPU cores used while sending: " + cpu_budget(result)["cpu"] + ". Load average when "
+        "measured: {load} on 2 cores. Goal: {goal} — " + verdict + "." + lost_note + "\n\n"
     ).format(ratio=round(result["p99_s"] / GOAL_P99_S, 2),
              ratio_all=round(result["with_start_up_p99_s"] / GOAL_P99_S, 2),
-             ratio_rate=round(result["rate_actual"] / result["rate_target"], 2), cpu=cpu, **budget, **result)
+             ratio_rate=round(result["rate_actual"] / result["rate_target"], 2),
+             load=result["load_average_1_5_15_min"][0], **result)
+
+
+ANALYSIS = (
+    "**Bottleneck: CPU.** While sending, the processes above used {cores} cores: {ms_per_reading} "
+    "ms of CPU per reading, so {rate_target:,.0f} readings/s would need ~{cores_at_target} cores on this "
+    "2-core machine. Most of it is per request, not per reading: moto parses, dispatches and serializes each "
+    "call in Python, and botocore builds and signs each one on the client side. The largest number of "
+    "requests is the simulator's: it sends at most one record per location in a PutRecords call (five "
+    "records a request here), so that a partial failure can never reorder a location's readings, and each "
+    "call waits for the endpoint, so the simulator falls short of its target rate too.\n\n"
+    "**What would close the gap:** fewer requests per reading — more records per PutRecords call, which gives "
+    "up per-location order on partial failures (the course keeps it); a faster endpoint for the few calls the "
+    "pipeline makes (fast paths for Kinesis PutRecords/GetRecords and DynamoDB BatchWriteItem in place of "
+    "moto's generic parser and serializer); or more cores. On the aws target the endpoint's share is AWS's.\n\n"
+    "**What was slow, and what changed** (p50 / p99 after the first minute):\n"
+    "- first measurement (1 minute, 378 rec/s reached): 68 s / 98 s — AnalyticsDestinationFunction wrote one "
+    "PutItem per record; the stream handlers now write with BatchWriteItem, 25 items a request (median 3.7 s);\n"
+    "- PyFlink returned scores when a bundle ended (1,000 readings or 5 s) and the Kinesis sink waited up to "
+    "5 s: bundles of 300 readings or 1 s and a 250 ms sink flush (median 1.5 s);\n"
+    "- moto's server closed every connection and its service lookup listed its package folder on each "
+    "request: waitress with keep-alive and a cached lookup — 10 minutes, 647 rec/s: 1.58 s / 5.3 s;\n"
+    "- the simulator ran inside the endpoint's process and shared its interpreter lock, which changed hands "
+    "every 5 ms: the simulator sends from a child process and the lock changes hands every 1 ms — this run.\n"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline_latency")
     parser.add_argument("--minutes", type=float, default=MINUTES, help="how long the simulator sends (default 10)")
     parser.add_argument("--rate", type=float, default=RATE, help="records per second (default 1000)")
+    parser.add_argument("--producer", choices=("simulator", "bulk"), default="simulator",
+                        help="the course's simulator (default) or the benchmark's load generator")
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.minutes, args.rate), indent=2))
+    print(json.dumps(run(args.minutes, args.rate, producer=args.producer), indent=2))
     return 0
 
 

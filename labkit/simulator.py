@@ -93,7 +93,8 @@ def check_stream(stream: str) -> None:
                        f"(`labkit.resources.streams.create({stream!r})` waits for that).")
 
 
-def _iso_now() -> str:
+def iso_now() -> str:
+    """The wall clock as ISO-8601 UTC with milliseconds, as event times are written."""
     now = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
 
@@ -145,7 +146,7 @@ class Producer:
         for old in sorted(self.sent_log.parent.glob("sent-*.jsonl"))[:-SENT_LOGS_KEPT + 1]:
             old.unlink(missing_ok=True)
         self.sent_log.touch()
-        self._state, self._started_at, self._started_mono = "running", _iso_now(), time.monotonic()
+        self._state, self._started_at, self._started_mono = "running", iso_now(), time.monotonic()
         self._thread = threading.Thread(target=self._run, name=f"simulator-{self.run_id}", daemon=True)
         self._thread.start()
         return self.status()
@@ -205,7 +206,7 @@ class Producer:
         except Exception as error:  # never silent: the status and the stack log both say what happened
             log.exception("simulator run %s failed", self.run_id)
             state, self._last_error = "failed", f"the simulator stopped on an unexpected error: {error!r}"
-        self._stopped_at, self._stopped_mono = _iso_now(), time.monotonic()
+        self._stopped_at, self._stopped_mono = iso_now(), time.monotonic()
         self._state = state
 
     def _send_all(self, sent_log) -> None:
@@ -245,7 +246,7 @@ class Producer:
             if key not in keys:
                 keys.add(key)
                 batch.append(entry)
-        stamp = _iso_now()
+        stamp = iso_now()
         for entry in batch:
             if entry.data is None:
                 if self.params["timestamps"] == "live":
