@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 import krcf
 import psutil
 
-from .common import median, private_stack, save
+from .common import TABLE_HEAD, median, private_stack, save, verdict
 
 LOCATIONS = ("North Ridge", "Lakeshore", "Quarry Hill", "Airport Flats", "Harbor Point")
 RECORDS = 60_000
@@ -244,7 +244,7 @@ def run(runs: int = 3, records: int = RECORDS) -> dict:
 
 
 def render(result: dict) -> str:
-    verdict = "meets the goal" if result["meets_goal"] else "MISSES the goal"
+    outcome = verdict(result)
     cpu = result["cpu_us_per_record"]
     cpu_text = ", ".join(f"{role} {us} µs" for role, us in cpu.items())
     total = sum(cpu.values())
@@ -252,7 +252,7 @@ def render(result: dict) -> str:
     python_share = result["per_run"][len(result["per_run"]) // 2]["cpu_share"]["python worker"]
     return (
         "## AnomalyDetection job throughput on the local stack\n\n"
-        "| figure | value | reference | ratio |\n|---|---|---|---|\n"
+        + TABLE_HEAD +
         f"| sustained throughput | {{sustained_rec_s:,}} rec/s | goal 5,000 rec/s | "
         f"{result['sustained_rec_s'] / 5000:.2f} |\n"
         "| sustained throughput | {sustained_rec_s:,} rec/s | the job's RCF work alone (5 forests, score + "
@@ -264,7 +264,7 @@ def render(result: dict) -> str:
         "(StartApplication to RUNNING) took {start_s} s and is not counted. "
         f"CPU time per record (median, JIT warm-up included): {cpu_text} — {total} µs in all, so two idle cores "
         f"could carry at most ~{round(2e6 / total):,} rec/s. Load average when measured: {load} on 2 cores (other "
-        f"work shared the machine). Goal: {{goal}} — {verdict}.\n\n"
+        f"work shared the machine). Goal: {{goal}} — {outcome}.\n\n"
         "**Bottleneck** (thread dumps, per-thread CPU, py-spy, paired runs on this machine). Every record passes "
         "the job's one Python worker twice (key step, then scoring step); the scoring thread does ~90% of the "
         "worker's work and ~70% of that is krcf itself — five ~1 MB forests interleaved evict each other from the "

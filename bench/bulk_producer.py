@@ -25,7 +25,7 @@ class BulkProducer:
     def __init__(self, stream: str, rate: float, log_dir: Path):
         self.stream, self.rate = stream, rate
         self.sent_log = Path(log_dir) / "bulk-sent.jsonl"
-        self.sent, self.refused = 0, 0
+        self.sent = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bulk-producer", daemon=True)
         self._started = 0.0
@@ -83,5 +83,4 @@ class BulkProducer:
                        for r, result in zip(batch, answer["Records"]) if "ErrorCode" not in result)
         log.flush()
         self.sent += len(batch) - len(refused)
-        self.refused += len(refused)
         return refused

@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 
 RESULTS = Path(__file__).resolve().parent / "results"
+TABLE_HEAD = "| figure | value | reference | ratio |\n|---|---|---|---|\n"  # each section's table of figures
 
 
 def free_port() -> int:
@@ -47,6 +48,11 @@ def machine() -> dict:
         "python": platform.python_version(),
         "os": platform.platform(terse=True),
     }
+
+
+def verdict(result: dict) -> str:
+    """How a result stands against its goal, in BENCHMARKS.md's words."""
+    return "meets the goal" if result["meets_goal"] else "MISSES the goal"
 
 
 def median(values: list[float]) -> float:

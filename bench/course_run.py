@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psutil
 
-from .common import free_port, median, save
+from .common import TABLE_HEAD, free_port, median, save, verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_S = 0.5
@@ -140,14 +140,14 @@ def run(runs: int = 1) -> dict:
 
 
 def render(result: dict) -> str:
-    verdict = "meets the goal" if result["meets_goal"] else "MISSES the goal"
+    outcome = verdict(result)
     slowest = sorted(result["notebooks"].items(), key=lambda kv: -kv[1])[:3]
     runs = "one run (a run is long)" if result["runs"] == 1 else f"median of {result['runs']} runs"
     leftovers = (f" It left {', '.join(result['leftover_processes'])} running (stopped by the benchmark)."
                  if result["leftover_processes"] else " It left no process running.")
     return (
         "## Whole course headless\n\n"
-        "| figure | value | reference | ratio |\n|---|---|---|---|\n"
+        + TABLE_HEAD +
         f"| wall time | {result['minutes']} min | goal {GOAL_MINUTES:g} min | {result['ratio_minutes_to_goal']} |\n"
         f"| peak memory (RSS, whole process tree) | {result['peak_rss_gb']} GB | goal {GOAL_GB:g} GB | "
         f"{result['ratio_memory_to_goal']} |\n\n"
@@ -157,5 +157,5 @@ def render(result: dict) -> str:
         f"JVMs and Python workers, Lambda workers), summed twice a second; {result['processes_at_peak']} "
         f"processes at the peak; PSS (shared pages split) peaked at {result['peak_pss_gb']} GB. Slowest notebooks: "
         + ", ".join(f"{name} {seconds} s" for name, seconds in slowest) + "." + leftovers +
-        f" Goal: {result['goal']} — {verdict}.\n"
+        f" Goal: {result['goal']} — {outcome}.\n"
     )

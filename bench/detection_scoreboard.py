@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from .anomaly_job_throughput import run_job
-from .common import save
+from .common import save, verdict
 
 WARMUP_READINGS = 150
 SHINGLE = 4
@@ -113,7 +113,7 @@ def run(runs: int = 2) -> dict:
 
 
 def render(result: dict) -> str:
-    verdict = "meets the goal" if result["meets_goal"] else "MISSES the goal"
+    outcome = verdict(result)
     rows = "".join(
         f"| {kind} | {k['caught']} of {k['faults']} | {k['recall']} | {k['reading_recall']} | {k['precision']} | "
         f"{GOAL_RECALL.get(kind, '—')} |\n" for kind, k in result["kinds"].items())
@@ -131,5 +131,5 @@ def render(result: dict) -> str:
         "an alert (a run of flagged readings) overlaps it or the 3 readings after it; reading recall counts its "
         "flagged readings; precision = its alerts / (its alerts + false alarms). Under-performance shows only "
         "in power_kw, which the job does not score, so no rule can catch it. "
-        f"Goal: {result['goal']} — {verdict}.\n"
+        f"Goal: {result['goal']} — {outcome}.\n"
     )

@@ -10,7 +10,7 @@ import time
 
 import boto3
 
-from .common import median, private_stack, save
+from .common import TABLE_HEAD, median, private_stack, save, verdict
 
 TOTAL, WINDOW, BATCH = 1_000_000, 100_000, 500
 
@@ -57,14 +57,14 @@ def run(runs: int = 3, total: int = TOTAL) -> dict:
 
 
 def render(result: dict) -> str:
-    verdict = "meets the goal" if result["meets_goal"] else "MISSES the goal"
+    outcome = verdict(result)
     return (
         "## Local Kinesis put rate, 0 → {records:,} records in one stream\n\n"
-        "| figure | value | reference | ratio |\n|---|---|---|---|\n"
+        + TABLE_HEAD +
         "| rate in the last 100,000 records | {last_100k_rec_s:,} rec/s | first 100,000: {first_100k_rec_s:,} rec/s "
         "| {ratio_last_to_first} |\n\n"
         "Median of {runs} runs, one producer, PutRecords of 500 × 100-byte records. Goal: {goal} — "
-        f"{verdict}. Stock moto 5.2.5 slows from ~5,400 rec/s at 10k records to ~1,130 at 60k (it lists every "
+        f"{outcome}. Stock moto 5.2.5 slows from ~5,400 rec/s at 10k records to ~1,130 at 60k (it lists every "
         "key of the shard on each put); labkit's fix numbers records from a counter and keeps them in a list "
         "indexed by sequence number.\n"
     ).format(**result)

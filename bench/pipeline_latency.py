@@ -27,9 +27,11 @@ from datetime import datetime
 from pathlib import Path
 
 import psutil
+from labkit import simulate
 
 from .anomaly_job_throughput import cpu_seconds, stack_processes
-from .common import private_stack, save
+from .bulk_producer import BulkProducer
+from .common import TABLE_HEAD, private_stack, save, verdict
 
 RATE = 1000.0
 MINUTES = 10.0
@@ -128,7 +130,8 @@ def backlog() -> dict[str, int]:
     checkpoint = next(int(m["shards"]["shardId-000000000000"]["checkpoint"] or 0) for m in mappings
                       if m["function"] == NAMES.analytics_function)
     scored = newest(NAMES.anomaly_stream)
-    return {"anomaly_detection": max(0, newest(NAMES.wind_stream) - scored), "lambda_trigger": max(0, scored - checkpoint)}
+    return {"anomaly_detection": max(0, newest(NAMES.wind_stream) - scored),
+            "lambda_trigger": max(0, scored - checkpoint)}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -142,18 +145,14 @@ class CourseSimulator:
         self.stream, self.rate = stream, rate
 
     def start(self) -> dict:
-        from labkit import simulate
-
         return simulate.start(self.stream, dataset="wind", rate=self.rate, loop=True)
 
-    def status(self) -> dict:
-        from labkit import simulate
-
+    @staticmethod
+    def status() -> dict:
         return simulate.status()
 
-    def stop(self) -> dict:
-        from labkit import simulate
-
+    @staticmethod
+    def stop() -> dict:
         return simulate.stop()
 
 
@@ -163,8 +162,6 @@ def run(minutes: float = MINUTES, rate: float = RATE, sample_every: int = SAMPLE
     import labkit as lab
     from labkit.clients import client
     from labkit.config import NAMES
-
-    from .bulk_producer import BulkProducer
 
     with private_stack() as stack:
         for name in (NAMES.wind_stream, NAMES.anomaly_stream):
@@ -182,8 +179,8 @@ def run(minutes: float = MINUTES, rate: float = RATE, sample_every: int = SAMPLE
         processes = stack_processes(stack["pid"], lab.status()["components"]["flink"]["processes"])
         if producer == "simulator":
             processes["simulator"] = children(stack["pid"], "labkit.local.simulator_process")
-        processes["bench process (" + ("bulk producer, " if producer == "bulk" else "") + "arrival watch)"] = [
-            psutil.Process()]
+        bench_role = f"bench process ({'bulk producer, ' if producer == 'bulk' else ''}arrival watch)"
+        processes[bench_role] = [psutil.Process()]
         processes["lambda workers"] = children(stack["pid"], "worker.py")
         cpu_before, cpu_at = cpu_seconds(processes), time.monotonic()
         watch = ArrivalWatch(client("dynamodb"), NAMES.wind_table, Path(started["sent_log"]), sample_every).start()
@@ -220,7 +217,8 @@ def run(minutes: float = MINUTES, rate: float = RATE, sample_every: int = SAMPLE
     start_up = [latency for sent_at, latency in watch.latencies if sent_at < sent_from + WARMUP_S]
     sent = len(watch.sent_keys)
     result = {
-        "producer": producer, "minutes": minutes, "rate_target": rate, "rate_actual": round(final["sent"] / sent_seconds),
+        "producer": producer, "minutes": minutes, "rate_target": rate,
+        "rate_actual": round(final["sent"] / sent_seconds),
         "sent": sent, "items": items, "lost": max(0, sent - items), "drain_timeout_s": DRAIN_TIMEOUT_S,
         "samples": len(latencies),
         "sample_every": sample_every, "unseen_samples": len(watch.pending),
@@ -256,7 +254,7 @@ def cpu_budget(result: dict) -> dict:
 
 def measured(result: dict, producer: str) -> str:
     """The figures of one run, and how they were measured."""
-    verdict = "meets the goal" if result["meets_goal"] else "MISSES the goal"
+    outcome = verdict(result)
     behind = result.get("backlog_when_sending_stopped")
     backlog_note = "" if behind is None else (
         f" When sending stopped, AnomalyDetection had {behind['anomaly_detection']:,} readings yet to score and the "
@@ -266,7 +264,7 @@ def measured(result: dict, producer: str) -> str:
         "or lost: this run cannot tell them apart.")
     return (
         "## End-to-end pipeline latency at {rate_target:,.0f} records/s, from " + producer + "\n\n"
-        "| figure | value | reference | ratio |\n|---|---|---|---|\n"
+        + TABLE_HEAD +
         "| p50 event time → WindDataTable item, after the first minute | {p50_s} s | goal for p99: 2 s | |\n"
         "| p99 event time → WindDataTable item, after the first minute | {p99_s} s | goal 2 s | {ratio} |\n"
         "| p99 including the first minute | {with_start_up_p99_s} s | goal 2 s | {ratio_all} |\n"
@@ -280,7 +278,7 @@ def measured(result: dict, producer: str) -> str:
         "latencies are upper bounds, late by at most one polling round (mean {mean_poll_round_s} s). Max after "
         "the first minute {max_s} s; in the first minute (the job's warm-up and first checkpoint) up to "
         "{start_up_max_s} s. CPU cores used while sending: " + cpu_budget(result)["cpu"] + ". Load average when "
-        "measured: {load} on 2 cores." + backlog_note + " Goal: {goal} — " + verdict + "." + lost_note + "\n\n"
+        "measured: {load} on 2 cores." + backlog_note + " Goal: {goal} — " + outcome + "." + lost_note + "\n\n"
     ).format(ratio=round(result["p99_s"] / GOAL_P99_S, 2),
              ratio_all=round(result["with_start_up_p99_s"] / GOAL_P99_S, 2),
              ratio_rate=round(result["rate_actual"] / result["rate_target"], 2),

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import krcf
 
-from .common import median, save
+from .common import median, save, verdict
 
 HERE = Path(__file__).resolve().parent
 JAVA_DIR = HERE / "java"
@@ -132,7 +132,7 @@ def run(runs: int = 5, points: int = POINTS) -> dict:
 
 
 def render(result: dict) -> str:
-    verdict = "meets the goal" if result["meets_goal"] else "MISSES the goal"
+    outcome = verdict(result)
     rows = "".join(
         f"| {label} | {v['krcf_points_s']:,} points/s | Java randomcutforest-core: {v['java_points_s']:,} points/s "
         f"| {v['ratio_krcf_to_java']} |\n"
@@ -148,5 +148,5 @@ def render(result: dict) -> str:
         f"{result['java_library']}, Java 17, parallel execution off) times its second pass over the series, "
         "after JIT warm-up. Mean scores agree in scale "
         f"(krcf {su['krcf_mean_score']}, Java {su['java_mean_score']}): both compute the same statistic. "
-        f"Goal: {result['goal']} — {verdict}.\n"
+        f"Goal: {result['goal']} — {outcome}.\n"
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from .common import median, private_stack, save
+from .common import TABLE_HEAD, median, private_stack, save, verdict
 
 GOAL_S = 15.0
 
@@ -36,13 +36,13 @@ def run(runs: int = 5) -> dict:
 
 
 def render(result: dict) -> str:
-    verdict = "meets the goal" if result["meets_goal"] else "MISSES the goal"
+    outcome = verdict(result)
     return (
         "## Local stack start-up (`labkit up` on a fresh state folder)\n\n"
-        "| figure | value | reference | ratio |\n|---|---|---|---|\n"
+        + TABLE_HEAD +
         "| `labkit up` until healthy | {up_s} s (slowest {up_max_s} s) | goal 15 s | {ratio} |\n"
         "| `labkit down` until every process has stopped | {down_s} s | | |\n\n"
         "Median of {runs} runs, each a new stack process on free ports with an empty state folder. The Flink "
         "cluster is not part of it: it starts with the first application run. Goal: {goal} (every run) — "
-        f"{verdict}.\n"
+        f"{outcome}.\n"
     ).format(ratio=round(result["up_max_s"] / GOAL_S, 2), **result)
