@@ -52,4 +52,11 @@ def client(service: str):
 
 def account_id() -> str:
     """The AWS account the calls go to (the local stack's is fixed)."""
-    return LOCAL_ACCOUNT_ID if settings().is_local else client("sts").get_caller_identity()["Account"]
+    s = settings()
+    return LOCAL_ACCOUNT_ID if s.is_local else _account_id(s.target, s.region, s.endpoint_url)
+
+
+@functools.lru_cache(maxsize=None)
+def _account_id(target: str, region: str, endpoint_url: str | None) -> str:
+    """One GetCallerIdentity per client, not one per ARN (the execution role's policy names a dozen)."""
+    return _client("sts", target, region, endpoint_url).get_caller_identity()["Account"]
