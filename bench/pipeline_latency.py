@@ -318,11 +318,14 @@ ANALYSIS = (
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline_latency")
-    parser.add_argument("--minutes", type=float, default=MINUTES, help="how long the simulator sends (default 10)")
+    parser.add_argument("--minutes", type=float, default=MINUTES, help="how long the producer sends (default 10)")
     parser.add_argument("--rate", type=float, default=RATE, help="records per second (default 1000)")
     parser.add_argument("--producer", choices=("simulator", "bulk"), default="simulator",
                         help="the course's simulator (default) or the benchmark's load generator")
     args = parser.parse_args(argv)
+    if args.minutes * 60 <= WARMUP_S:
+        parser.error(f"--minutes {args.minutes:g} ends inside the first minute, which is counted apart (warm-up): "
+                     "give more than 1, e.g. --minutes 2.")
     print(json.dumps(run(args.minutes, args.rate, producer=args.producer), indent=2))
     return 0
 
