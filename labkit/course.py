@@ -1,42 +1,41 @@
-"""Run the whole course headless (papermill) and write the instructor preview (`make lab`).
+"""Run the whole course headless (papermill) on a private local stack and write the instructor preview.
 
     python -m labkit.course run        # every notebooks/NN_*.ipynb in order -> build/executed/ + build/preview/
 
-Each notebook runs in its own kernel on the local target, with the DIY notebook's reference solution. The
-preview is nbconvert HTML with the plots embedded; the widgets render from their saved state with a local
-copy of the Jupyter widget manager (fetched once with npm into build/vendor/), so it works offline.
+The run never touches the student's own stack: it starts a fresh one in a temporary state folder on free
+ports, runs each notebook in its own kernel against it (the DIY notebook with its reference solution), and
+stops it and deletes its folder at the end, also after a failure or Ctrl-C. Each notebook's passed checks go
+to build/executed/<notebook>.results.jsonl, which the preview (`labkit.preview`) shows.
 """
 from __future__ import annotations
 
 import argparse
-import html
+import contextlib
 import json
+import os
 import shutil
-import subprocess
+import socket
 import sys
-import tarfile
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import nbformat
-
-from .config import NOTEBOOKS_DIR, REPO_ROOT
+from . import preview
+from .config import LOCAL_HOST, NOTEBOOKS_DIR, REPO_ROOT
+from .preview import Result, summarise, vendor_widget_manager
+from .results import RESULTS_FILE_VARIABLE
 
 BUILD = REPO_ROOT / "build"
 VENDOR = BUILD / "vendor"
 HEADLESS = {"target": "local", "solution": True}  # what `make lab` and the tests run with
 CELL_TIMEOUT_S = 900
-WIDGET_PACKAGES = {  # npm package -> folder of the preview's vendor/ that gets its files
-    "@jupyter-widgets/html-manager@1.0.15": ("dist", "html-manager"),
-    "requirejs@2.3.8": ("require.js", "require.js"),
-}
+PORT_VARIABLES = ("LABKIT_AWS_PORT", "LABKIT_SERVICE_PORT", "LABKIT_FLINK_PORT")
 
 
-def notebooks() -> list[Path]:
-    """The course notebooks in lab order (their numbered names)."""
-    return sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+def notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
+    """The course notebooks of `folder` in lab order (their numbered names)."""
+    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
 
 
 def declared_parameters(notebook: Path) -> set[str]:
@@ -46,149 +45,131 @@ def declared_parameters(notebook: Path) -> set[str]:
     return set(papermill.inspect_notebook(str(notebook)))
 
 
+@contextlib.contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """os.environ with `values` set (kernels started meanwhile inherit them); afterwards each variable is back
+    to its earlier value, or unset again."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def execute(notebook: Path, out_dir: Path, parameters: dict, timeout_s: int = CELL_TIMEOUT_S,
             progress: bool = False) -> Path:
     """Execute one notebook with papermill, passing only the parameters it declares; the executed copy keeps
-    every output and the widgets' state. A failing cell raises papermill's PapermillExecutionError after the
-    copy (with the error in it) is written."""
+    every output and the widgets' state, and its passed checks go to a fresh results file beside it. A failing
+    cell raises papermill's PapermillExecutionError after the copy (with the error in it) is written."""
     import papermill
 
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / notebook.name
+    checks = preview.results_file(out_dir, notebook)
+    checks.unlink(missing_ok=True)
     wanted = declared_parameters(notebook)
-    papermill.execute_notebook(
-        str(notebook), str(target), parameters={k: v for k, v in parameters.items() if k in wanted},
-        cwd=str(notebook.parent), kernel_name="python3", progress_bar=progress, execution_timeout=timeout_s,
-    )
+    with environment(**{RESULTS_FILE_VARIABLE: str(checks)}):
+        papermill.execute_notebook(
+            str(notebook), str(target), parameters={k: v for k, v in parameters.items() if k in wanted},
+            cwd=str(notebook.parent), kernel_name="python3", progress_bar=progress, execution_timeout=timeout_s,
+        )
     return target
 
 
-# -- a run's results ------------------------------------------------------------------------------------
-
-@dataclass
-class Result:
-    notebook: Path
-    executed: Path
-    seconds: float
-    checks: int = 0
-    error: str = ""
-    title: str = ""
-
-
-def summarise(notebook: Path, executed: Path, seconds: float, error: str = "") -> Result:
-    """Title, passed checks and first error of an executed notebook."""
-    cells = nbformat.read(executed, as_version=4).cells if executed.exists() else []
-    title = next((c.source.splitlines()[0].lstrip("# ") for c in cells if c.cell_type == "markdown" and c.source),
-                 notebook.stem)
-    printed = "".join(o.get("text", "") for c in cells if c.cell_type == "code" for o in c.get("outputs", [])
-                      if o.get("output_type") == "stream")
-    errors = [f"{o['ename']}: {o['evalue']}" for c in cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
-    return Result(notebook, executed, seconds, printed.count("✓ "), error or (errors[0] if errors else ""), title)
-
-
-# -- the preview ----------------------------------------------------------------------------------------
-
-def vendor_widget_manager(vendor: Path = VENDOR) -> bool:
-    """A local copy of the Jupyter widget manager and require.js (npm pack, once); False if npm cannot get it."""
-    wanted = [vendor / folder for _, folder in WIDGET_PACKAGES.values()]
-    if all(path.exists() for path in wanted):
-        return True
-    npm = shutil.which("npm")
-    if not npm:
-        return False
-    vendor.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as scratch:
-        done = subprocess.run([npm, "pack", "--silent", *WIDGET_PACKAGES], cwd=scratch, capture_output=True,
-                              text=True, timeout=300)
-        if done.returncode != 0:
-            print(f"preview: npm could not fetch the widget manager ({done.stderr.strip()[:300]}); widgets will "
-                  "show as blank, every other output shows.", file=sys.stderr)
-            return False
-        for tarball in Path(scratch).glob("*.tgz"):
-            with tarfile.open(tarball) as archive:
-                archive.extractall(Path(scratch) / tarball.stem, filter="data")
-        for package, (inside, folder) in WIDGET_PACKAGES.items():
-            name = package.rsplit("@", 1)[0].lstrip("@").replace("/", "-")
-            source = next(Path(scratch).glob(f"{name}-*")) / "package" / inside
-            target = vendor / folder
-            if source.is_dir():
-                shutil.copytree(source, target, dirs_exist_ok=True)
-            else:
-                shutil.copy2(source, target)
-    return True
-
-
-def exporter(offline_widgets: bool):
-    """nbconvert's lab HTML exporter that loads nothing from a CDN: require.js and the widget manager come
-    from vendor/ beside the pages, MathJax is left out (the course has no formulas)."""
-    from nbconvert import HTMLExporter
-
-    settings_ = {"template_name": "lab", "mathjax_url": ""}
-    if offline_widgets:
-        settings_.update(require_js_url="vendor/require.js",
-                         widget_renderer_url="vendor/html-manager/embed-amd.js")
-    return HTMLExporter(**settings_)
-
-
 def write_preview(results: list[Result], preview_dir: Path, vendor: Path = VENDOR) -> Path:
-    """HTML of every executed notebook (plots embedded, widgets from their saved state) and an index page."""
+    """HTML of every executed notebook (plots embedded, widgets from their saved state), the differences page
+    and the index page with every check's figures; returns the index."""
     preview_dir.mkdir(parents=True, exist_ok=True)
     offline = vendor_widget_manager(vendor)
     if offline:
         shutil.copytree(vendor, preview_dir / "vendor", dirs_exist_ok=True)
-    html_exporter = exporter(offline)
-    rows = []
+    html_exporter = preview.exporter(offline)
+    pages = {}
     for result in results:
-        name = html.escape(result.notebook.stem)
         if result.executed.exists():  # a kernel that died before papermill saved anything leaves no copy
             page = preview_dir / f"{result.notebook.stem}.html"
             page.write_text(html_exporter.from_filename(str(result.executed))[0], encoding="utf-8")
-            name = f'<a href="{html.escape(page.name)}">{name}</a>'
-        outcome = (f'<span class="bad">✗ {html.escape(result.error[:200])}</span>' if result.error
-                   else f'<span class="ok">{result.checks} checks ✓</span>')
-        rows.append(f"<tr><td>{name}</td><td>{html.escape(result.title)}</td><td>{result.seconds:.0f} s</td>"
-                    f"<td>{outcome}</td></tr>")
+            pages[result.notebook] = page.name
+    differences = preview.differences_page(preview.differences())
+    (preview_dir / "differences.html").write_text(differences, encoding="utf-8")
     index = preview_dir / "index.html"
-    index.write_text(
-        "<!doctype html><html><head><meta charset='utf-8'><title>Lab 22 - instructor preview</title><style>"
-        "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#1b2733}"
-        "td,th{padding:.3rem .8rem;text-align:left;border-bottom:1px solid #dde3e8}"
-        ".ok{color:#1d5e2c}.bad{color:#8a1c13}</style></head>"
-        "<body><h1>Lab 22 · Real Time Data Processing — instructor preview</h1>"
-        f"<p>Executed {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on the local target, headless, with "
-        "the DIY reference solution.</p>"
-        "<table><tr><th>notebook</th><th>title</th><th>run time</th><th>outcome</th></tr>"
-        f"{''.join(rows)}</table></body></html>",
-        encoding="utf-8",
-    )
+    index.write_text(preview.index_page(results, pages), encoding="utf-8")
     return index
+
+
+# -- the private stack ------------------------------------------------------------------------------------
+
+def free_ports(count: int) -> list[int]:
+    """`count` different ports nobody listens on right now (all probed at once, so none repeats)."""
+    with contextlib.ExitStack() as probes:
+        sockets = [probes.enter_context(socket.socket()) for _ in range(count)]
+        for probe in sockets:
+            probe.bind((LOCAL_HOST, 0))
+        return [probe.getsockname()[1] for probe in sockets]
+
+
+@contextlib.contextmanager
+def private_stack() -> Iterator[Path]:
+    """A fresh local stack for this process and the kernels it starts: its own temporary state folder and free
+    ports (LABKIT_* in os.environ, restored afterwards). Yields the state folder; at the end stops the stack
+    and everything it started and deletes the folder, whatever happened meanwhile."""
+    import labkit
+
+    state = Path(tempfile.mkdtemp(prefix="labkit-course-"))
+    ports = dict(zip(PORT_VARIABLES, map(str, free_ports(len(PORT_VARIABLES)))))
+    try:
+        with environment(LABKIT_TARGET="local", LABKIT_STATE_DIR=str(state), **ports):
+            try:
+                labkit.up(quiet=True)
+                yield state
+            finally:
+                labkit.down(quiet=True)
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+        if state.exists():
+            print(f"course: could not delete the run's state folder {state}; delete it by hand.", file=sys.stderr)
 
 
 # -- the whole course -------------------------------------------------------------------------------------
 
-def run(parameters: dict | None = None, build: Path = BUILD) -> tuple[Path, list[Result]]:
-    """Execute every notebook in order (stopping at the first failure), then write the preview. Stops the
-    local stack at the end (notebook 99) unless it was already running before."""
-    from .local import control
-
-    parameters = {**HEADLESS, "stop_stack": not control.is_running(), **(parameters or {})}
-    course, results = notebooks(), []
-    started = time.monotonic()
+def _execute_in_order(course: list[Path], out_dir: Path, parameters: dict) -> list[Result]:
+    """Execute the notebooks one after the other, stopping at the first failure."""
+    results = []
     for number, notebook in enumerate(course, 1):
         print(f"[{number}/{len(course)}] {notebook.name} ...", flush=True)
         began, error = time.monotonic(), ""
         try:
-            executed = execute(notebook, build / "executed", parameters, progress=sys.stderr.isatty())
+            executed = execute(notebook, out_dir, parameters, progress=sys.stderr.isatty())
         except Exception as failure:  # papermill's error names the cell; the copy holds the traceback
-            executed, error = build / "executed" / notebook.name, str(failure).strip().splitlines()[-1]
+            executed, error = out_dir / notebook.name, str(failure).strip().splitlines()[-1]
         results.append(summarise(notebook, executed, time.monotonic() - began, error))
         last = results[-1]
         print(f"[{number}/{len(course)}] {notebook.name} " + (f"FAILED: {last.error}" if last.error else
               f"done in {last.seconds:.0f} s, {last.checks} checks ✓"), flush=True)
         if last.error:
             break
+    return results
+
+
+def run(parameters: dict | None = None, build: Path = BUILD,
+        course: Path | Sequence[Path] = NOTEBOOKS_DIR) -> tuple[Path, list[Result]]:
+    """Execute the course (a folder of numbered notebooks, or a list of them) in order on a private local
+    stack, stopping at the first failure, then write the preview. Returns the index page and each executed
+    notebook's result; the last one carries the failure, if any."""
+    course = notebooks(course) if isinstance(course, Path) else list(course)
+    parameters = {**HEADLESS, **(parameters or {}), "stop_stack": False}  # the runner stops its stack itself
+    for earlier in ("executed", "preview"):  # nothing of a previous run mixes into this one
+        shutil.rmtree(build / earlier, ignore_errors=True)
+    started = time.monotonic()
+    with private_stack():
+        results = _execute_in_order(course, build / "executed", parameters)
     total = time.monotonic() - started
+    (build / "executed").mkdir(parents=True, exist_ok=True)
     index = write_preview(results, build / "preview")
     summary = {"seconds": round(total),
                "notebooks": {r.notebook.name: {"seconds": round(r.seconds), "checks": r.checks, "error": r.error}
