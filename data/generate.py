@@ -28,15 +28,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from windpowerlib import WindTurbine
 from windpowerlib.power_output import power_curve
+
+from labkit.turbine import MPS_PER_MPH, TURBINE_TYPE, power_curve_kw
 
 DATA_DIR = Path(__file__).resolve().parent
 LABELS_FILE = "labels.json"
 
-MPS_PER_MPH = 0.44704  # exact: 1 mph = 1609.344 m / 3600 s
-TURBINE_TYPE = "E-82/2350"  # Enercon E-82 E2, 2.35 MW, windpowerlib's oedb power curve
-HUB_HEIGHT_M = 98
 CADENCE_MS = 1000  # each turbine reports once per second of event time
 LOCATION_OFFSET_MS = 200  # turbine k reports at +k*200 ms within each second, so times never tie
 
@@ -122,13 +120,6 @@ DATASETS = (
         ),
     ),
 )
-
-
-def power_curve_kw() -> tuple[np.ndarray, np.ndarray]:
-    """The turbine's power curve as (wind speeds in m/s, power in kW), from windpowerlib's shipped files."""
-    turbine = WindTurbine(hub_height=HUB_HEIGHT_M, turbine_type=TURBINE_TYPE)
-    curve = turbine.power_curve
-    return curve["wind_speed"].to_numpy(float), curve["value"].to_numpy(float) / 1000.0
 
 
 def expected_power_kw(speed_mph: np.ndarray, curve: tuple[np.ndarray, np.ndarray]) -> np.ndarray:

@@ -8,6 +8,7 @@ import io
 from typing import TYPE_CHECKING
 
 from . import results
+from .results import figure
 from .config import settings
 from .errors import LabError, ResourceMissing, WaitTimedOut
 from .local import control
@@ -107,17 +108,20 @@ def simulator_can_send(stream: str) -> None:
     passed(f"the simulator is ready ({report['state']}); press Start to send a data set to {stream}")
 
 
-def _simulator_run(stream: str, dataset: str) -> dict:
+def _simulator_run(panel, stream: str, dataset: str, timeout_s: float) -> dict:
+    """The status of the run the panel's Start began (waits for the press), if it sends `dataset` to `stream`."""
     from . import simulate
     from .datasets import TITLES
 
-    report = simulate.status()
-    if report["state"] == "idle":
-        raise CheckFailed(f"the simulator has not started: press Start for “{TITLES[dataset]}” (or run the cell "
-                          "above).")
-    if (report["stream"], report["dataset"]) != (stream, dataset):
-        raise CheckFailed(f"the simulator's last run sent “{report['title']}” to {report['stream']}: choose "
+    _wait(lambda: panel.run is not None, timeout_s, "you to press Start in the simulator panel",
+          f"Choose “{TITLES[dataset]}”, type {stream} as the stream name, press Start, then run this check again.")
+    if (panel.run["stream"], panel.run["dataset"]) != (stream, dataset):
+        raise CheckFailed(f"the panel's Start sent “{panel.run['title']}” to {panel.run['stream']}: choose "
                           f"“{TITLES[dataset]}”, type {stream} as the stream name and press Start again.")
+    report = simulate.status()
+    if report["run_id"] != panel.run["run_id"]:
+        raise CheckFailed(f"another run (“{report['title']}” to {report['stream']}) replaced the one this panel "
+                          "started: press Start in the panel again.")
     if report["state"] in ("failed", "stopped"):
         reason = report["last_error"] or "the Stop button was pressed"
         raise CheckFailed(f"the simulator {report['state']} after {report['sent']:,} of {report['total']:,} "
@@ -125,22 +129,25 @@ def _simulator_run(stream: str, dataset: str) -> dict:
     return report
 
 
-def simulator_is_sending(stream: str, dataset: str) -> None:
-    """The simulator's current run sends `dataset` to `stream` (or has sent all of it)."""
-    report = _simulator_run(stream, dataset)
+def simulator_is_sending(panel, stream: str, dataset: str, timeout_s: float = 600) -> None:
+    """You pressed Start in the simulator panel and it sends `dataset` to `stream` (or has sent all of it)."""
+    report = _simulator_run(panel, stream, dataset, timeout_s)
     passed(f"the simulator sends “{report['title']}” to {stream}: {report['sent']:,} of {report['total']:,} "
            "records so far")
 
 
-def simulator_finished(stream: str, dataset: str, timeout_s: float = 300) -> None:
-    """The simulator sent the whole of `dataset` to `stream` (waits for the run to end)."""
+def simulator_finished(panel, stream: str, dataset: str, timeout_s: float = 600) -> None:
+    """You pressed Start in the simulator panel and it sent the whole of `dataset` to `stream` (waits for the
+    run to end: about 2 s per record per 1,000 records/s, and longer at the live pace)."""
     from . import simulate
 
-    _simulator_run(stream, dataset)
-    _wait(lambda: simulate.status()["state"] != "running", timeout_s, "the simulator to send its data set",
+    report = _simulator_run(panel, stream, dataset, timeout_s)
+    patience = timeout_s + 2 * report["total"] / report["rate"]
+    _wait(lambda: simulate.status()["state"] != "running", patience, "the simulator to send its data set",
           "It is still sending: raise the rate in the simulator panel, or run this check again later.")
-    report = _simulator_run(stream, dataset)
-    passed(f"the simulator sent all {report['sent']:,} records of “{report['title']}” to {stream}")
+    report = _simulator_run(panel, stream, dataset, timeout_s)
+    passed(f"the simulator sent all {report['sent']:,} records of “{report['title']}” to {stream}",
+           figure("records sent", report["total"], report["sent"]))
 
 
 def plot_shows_readings(data: pd.DataFrame, locations: int = 5) -> None:
@@ -204,10 +211,10 @@ def app_is_running(name: str) -> None:
     app = _exists(apps.describe, name)
     if app is None:
         raise CheckFailed(f"there is no application {name}: create and configure it (the steps above) first.")
-    state = app["ApplicationStatus"]
-    if state == "STARTING":
-        state = _wait(lambda: apps.status(name) != "STARTING" and apps.status(name), apps.START_TIMEOUT_S,
-                      f"{name} to start", f"Look at the Flink dashboard: {apps.dashboard_url(name)}")
+    try:
+        state = apps.settle(name)
+    except WaitTimedOut as error:
+        raise CheckFailed(str(error)) from None
     if state != "RUNNING":
         raise CheckFailed(f"{name} is {state}, not RUNNING: run it (`lab.apps.run({name!r})`); if it stops again, "
                           f"its logs say why (`lab.apps.logs({name!r})`).")
@@ -238,15 +245,14 @@ def labelled_anomalies_score_high(scores: pd.DataFrame, dataset: str = "anomaly"
         raise CheckFailed(f"{len(missing)} of the {len(labels)} labelled anomalies have no score yet (first: "
                           f"{missing[0]['location']} at {missing[0]['start']}). Is AnomalyDetection RUNNING and "
                           "did the simulator send the anomaly data set? Run the plot cell again to read more.")
-    low = []
-    for label in labels:
-        peak = latest.loc[latest.index.intersection(label["event_ids"]), "score"].astype(float).max()
-        if peak < threshold:
-            low.append(f"{label['location']} scored {peak:.2f}")
+    peaks = {label["location"]: round(float(latest.loc[latest.index.intersection(label["event_ids"]), "score"]
+                                            .astype(float).max()), 2) for label in labels}
+    low = [f"{location} scored {peak:.2f}" for location, peak in peaks.items() if peak < threshold]
     if low:
         raise CheckFailed(f"labelled anomalies below the threshold {threshold:g}: {'; '.join(low)}. The forest may "
                           "still be warming up: send the wind speed data set first, then the anomaly data set.")
-    passed(f"all {len(labels)} labelled anomalies scored at least {threshold:g}")
+    passed(f"all {len(labels)} labelled anomalies scored at least {threshold:g}",
+           figure("peak score of each labelled anomaly", f">= {threshold:g}", peaks))
 
 
 # -- Lambda, DynamoDB, SNS -----------------------------------------------------------------------------
@@ -321,7 +327,8 @@ def table_has_one_item_per_record(table: str, stream: str, timeout_s: float = 30
             f"after {timeout_s:.0f} s {table} holds {state.get('count', 0):,} items for the "
             f"{len(state.get('expected', ())):,} records of {stream}{found}. Is the trigger Enabled? The "
             "function's logs say why records fail (`lab.functions.logs(...)`).") from None
-    passed(f"{table} holds exactly one item per record of {stream}: {len(state['expected']):,} items")
+    passed(f"{table} holds exactly one item per record of {stream}: {len(state['expected']):,} items",
+           figure(f"items in {table}", len(state["expected"]), state["count"]))
 
 
 def topic_exists(name: str) -> None:
@@ -356,34 +363,59 @@ def invocation_succeeded(result: dict) -> None:
     passed(f"the function succeeded: {result['result']}")
 
 
+def _latest_send(items: list[dict], dataset: str) -> tuple[str, str]:
+    """The event-time span of the latest send of `dataset` among a table's items: from the newest copy of its
+    first reading to the newest copy of its last (or on, if that has not arrived yet)."""
+    from .datasets import load_records
+
+    records = load_records(dataset)
+    ends = {records[0]["event_id"]: "", records[-1]["event_id"]: ""}
+    for item in items:
+        event_id = str(item.get("reading_id", "")).partition("#")[2]
+        if event_id in ends:
+            ends[event_id] = max(ends[event_id], item["timestamp"])
+    first, last = ends.values()
+    return first, (last if last >= first else "~")
+
+
 def inbox_has_emails(to: str, count: int, table: str = "WindDataTable", dataset: str = "anomaly",
                      subject: str = "Abnormal Wind Turbine Speed Detected") -> None:
-    """`to` received exactly `count` e-mails about the anomalies in `table` (the delivery function marks each
-    mailed one with `alerted_at`), one naming each labelled anomaly's location. Mail of earlier runs of the
-    course stays in the inbox, as in a real mailbox, and is not counted."""
+    """`to` received exactly `count` e-mails about the anomalies of the latest send of `dataset` in `table`
+    (the delivery function marks each mailed one with `alerted_at`), one naming each labelled anomaly's
+    location. Mail about earlier sends stays in the inbox, as in a real mailbox, and is not counted."""
     from .datasets import load_labels
     from .inbox import inbox
     from .resources import tables
 
-    alerted = [item for item in tables.items(table) if "alerted_at" in item]
+    items = tables.items(table)
+    start, end = _latest_send(items, dataset)
+    alerted = [i for i in items if "alerted_at" in i and start and start <= i["timestamp"] <= end]
     mails = inbox(to=to)
     about = [m for m in mails if any(i["location"] in m["body"] and i["timestamp"] in m["body"] for i in alerted)]
     if len(about) != count:
         hint = ("Run the Test cell above once the table holds the anomaly data set's items (notebook 04)."
                 if len(about) < count else
-                f"The table holds {len(alerted)} mailed anomalies, more than the {count} labelled ones: was the "
-                "anomaly data set sent twice? Notebook 99 clears everything for a fresh start.")
-        raise CheckFailed(f"{to} has {len(about)} e-mail(s) about the anomalies in {table}, expected {count}. {hint}")
+                f"The latest send of the data set has {len(alerted)} mailed anomalies, more than the {count} "
+                "labelled ones: look at the e-mails above for readings that are not labelled anomalies.")
+        raise CheckFailed(f"{to} has {len(about)} e-mail(s) about the anomalies of the latest send in {table}, "
+                          f"expected {count}. {hint}")
     wrong = sorted({m["subject"] for m in about} - {subject})
     if wrong:
         raise CheckFailed(f"unexpected subject(s) {wrong}: every alert should say “{subject}”.")
-    unnamed = [label["location"] for label in load_labels(dataset)
-               if sum(label["location"] in m["body"] for m in about) != 1]
+    labels = load_labels(dataset)
+    unnamed = [label["location"] for label in labels if sum(label["location"] in m["body"] for m in about) != 1]
     if unnamed:
         raise CheckFailed(f"these labelled anomalies are not in exactly one e-mail: {', '.join(unnamed)}.")
     older = len(mails) - len(about)
     passed(f"{to} received {count} e-mails “{subject}”, one per labelled anomaly"
-           + (f" ({older} older e-mail(s) from earlier runs are in the inbox too)" if older else ""))
+           + (f" ({older} e-mail(s) about earlier sends are in the inbox too)" if older else ""),
+           figure("e-mails about this send's anomalies", count, len(about)),
+           figure("subjects", [subject] * count, [m["subject"] for m in about]),
+           figure("locations of the labelled anomalies", sorted(label["location"] for label in labels),
+                  sorted(next(label["location"] for label in labels if label["location"] in m["body"])
+                         for m in about)),
+           figure("e-mail bodies", "the turbine's location, the speed and the safe operating guidance",
+                  [m["body"] for m in about]))
 
 
 def items_include_labelled_anomalies(items: "pd.DataFrame | None", dataset: str = "anomaly",
@@ -401,7 +433,8 @@ def items_include_labelled_anomalies(items: "pd.DataFrame | None", dataset: str 
         raise CheckFailed(f"{len(missing)} labelled anomalies are not among the items with anomaly_score >= "
                           f"{threshold:g} (first: {missing[0]['location']} at {missing[0]['start']}). Tick “Only "
                           "anomaly_score ≥” and press Run; did notebook 03 send the anomaly data set?")
-    passed(f"the explorer shows all {len(labels)} labelled anomalies with anomaly_score >= {threshold:g}")
+    passed(f"the explorer shows all {len(labels)} labelled anomalies with anomaly_score >= {threshold:g}",
+           figure("labelled anomalies among the items shown", len(labels), len(labels) - len(missing)))
 
 
 def function_logs_have_no_errors(name: str) -> None:
@@ -453,7 +486,10 @@ def scoreboard_catches(board: "pd.DataFrame", **minimum_recall: float) -> None:
         raise CheckFailed("the detector missed faults it should catch: " + "; ".join(
             f"{kind} recall {text}" for kind, text in short.items()) + ". Did the whole turbine health data set "
             "reach the app (run the plot cell again), and is its `lab` group unchanged (rcf.*, stuck.runLength)?")
-    passed("the detector catches " + ", ".join(f"{kind} {board.loc[kind, 'recall']:.0%}" for kind in minimum_recall))
+    passed("the detector catches " + ", ".join(f"{kind} {board.loc[kind, 'recall']:.0%}" for kind in minimum_recall),
+           *(figure(f"{kind} recall", f">= {least:.0%}", f"{board.loc[kind, 'recall']:.0%}")
+             for kind, least in minimum_recall.items()),
+           figure("scoreboard", "", board.reset_index().to_dict("records")))
 
 
 def simulator_stopped() -> None:

@@ -66,3 +66,8 @@ def _existing(path: Path) -> Path:
     if not path.is_file():
         raise ResourceMissing("data file", str(path), "Rebuild the data sets with `python data/generate.py`.")
     return path
+
+
+def locations(name: str = "wind") -> list[str]:
+    """The turbines' locations in data set `name`, sorted."""
+    return sorted({record["location"] for record in iter_records(name)})

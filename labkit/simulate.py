@@ -20,6 +20,7 @@ from .progress import wait_until
 from .resources import streams
 from .simulator import DEFAULT_RATE, Simulator
 
+PACES = {"live": 5.0, "fast": 500.0}  # records/s: "live" = each of the 5 turbines about once a second of wall time
 API_TIMEOUT_S = 120  # a start or stop may wait for the current PutRecords call to finish
 ENDED = ("idle", "finished", "stopped", "failed")
 
@@ -59,6 +60,14 @@ def start(stream: str = NAMES.wind_stream, dataset: str = "wind", rate: float = 
         return _api("/start", {"stream": stream, "dataset": dataset, "rate": rate, "loop": loop,
                                "timestamps": timestamps})
     return _in_process().start(stream, dataset, rate, loop, timestamps)
+
+
+def rate_for(pace: str) -> float:
+    """The sending rate of a pace: "live" (watch it move: a data set takes minutes) or "fast" (seconds)."""
+    if pace not in PACES:
+        raise BadParameter(f"pace={pace!r} is not one of {', '.join(map(repr, PACES))}: \"live\" lets you watch "
+                           "the data arrive, \"fast\" sends a data set in seconds.")
+    return PACES[pace]
 
 
 def stop() -> dict:

@@ -22,6 +22,7 @@ APP_FOLDERS = {NAMES.anomaly_app: "anomaly_detection", NAMES.max_speed_app: "max
 LOCAL_ONLY_GROUPS = {"kinesis.client"}  # the local endpoint: the local stack adds it itself
 START_TIMEOUT_S = 300
 STOP_TIMEOUT_S = 240
+SETTLED = ("READY", "RUNNING")  # every other status (STARTING, UPDATING, STOPPING, ...) is on its way to one
 
 
 def _folder(name: str) -> str:
@@ -114,15 +115,25 @@ def configure(name: str, group: str = "lab", quiet: bool = False, **values) -> d
 
 def _update(name: str, configuration_update: dict, quiet: bool = True) -> None:
     """UpdateApplication; a RUNNING application goes UPDATING while its job restarts: wait for RUNNING."""
+    settle(name, quiet)
     current = describe(name)
-    if current["ApplicationStatus"] not in ("READY", "RUNNING"):
-        raise LabError(f"{name} is {current['ApplicationStatus']}: wait until it is READY or RUNNING, then change "
-                       "it again.")
     client("kinesisanalyticsv2").update_application(
         ApplicationName=name, CurrentApplicationVersionId=current["ApplicationVersionId"],
         ApplicationConfigurationUpdate=configuration_update)
     if current["ApplicationStatus"] == "RUNNING":
         _wait_running(name, "restart with the update", quiet)
+
+
+def settle(name: str, quiet: bool = False) -> str:
+    """Wait (with progress) while the application is in a transitional status (STARTING after `labkit up`,
+    UPDATING, STOPPING, ...); return the status it settles in, READY or RUNNING."""
+    now = status(name)
+    if now in SETTLED:
+        return now
+    wait_until(lambda: status(name) in SETTLED, START_TIMEOUT_S, f"{name} to finish {now.lower()}", quiet=quiet,
+               interval_s=1, on_timeout=f"It is still {status(name)}: open the Flink dashboard "
+                                        f"({dashboard_url(name)}) to see why.")
+    return status(name)
 
 
 def _start_error(name: str) -> str:
@@ -136,7 +147,7 @@ def _start_error(name: str) -> str:
 
 def run(name: str, from_latest_snapshot: bool = True, quiet: bool = False) -> str:
     """Start the application (console: Run, "with latest snapshot" by default) and wait until RUNNING."""
-    if status(name) == "RUNNING":
+    if settle(name, quiet) == "RUNNING":
         return "RUNNING"
     restore = "RESTORE_FROM_LATEST_SNAPSHOT" if from_latest_snapshot else "SKIP_RESTORE_FROM_SNAPSHOT"
     client("kinesisanalyticsv2").start_application(
@@ -158,7 +169,7 @@ def _wait_running(name: str, action: str, quiet: bool) -> None:
 
 def stop(name: str, snapshot: bool = True, quiet: bool = False) -> str:
     """Stop the application; with `snapshot` (the default) it takes one first, to run from later."""
-    if status(name) == "READY":
+    if settle(name, quiet) == "READY":
         return "READY"
     client("kinesisanalyticsv2").stop_application(ApplicationName=name, Force=not snapshot)
     wait_until(lambda: status(name) == "READY", STOP_TIMEOUT_S, f"{name} to stop", quiet=quiet, interval_s=1)
@@ -187,6 +198,7 @@ def delete(name: str) -> bool:
         return False
     if current["ApplicationStatus"] != "READY":
         stop(name, snapshot=False, quiet=True)
+        current = describe(name)
     client("kinesisanalyticsv2").delete_application(ApplicationName=name, CreateTimestamp=current["CreateTimestamp"])
     return True
 

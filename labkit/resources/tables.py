@@ -115,17 +115,23 @@ def _plain(value):
     return value
 
 
-def items(name: str = NAMES.wind_table, partition: str | None = None, limit: int | None = None) -> list[dict]:
+def items(name: str = NAMES.wind_table, partition: str | None = None, limit: int | None = None,
+          after: str | None = None) -> list[dict]:
     """The table's items, numbers as int/float, in key order per partition: all of them (every page), only
-    those whose partition key is `partition` (e.g. one location; a Query, much cheaper than a Scan), or the
-    first `limit`."""
+    those whose partition key is `partition` (e.g. one location; a Query, much cheaper than a Scan) and, with
+    `after`, whose sort key is above it (what arrived since the last read), or the first `limit`."""
     from boto3.dynamodb.types import TypeDeserializer
 
     deserialize = TypeDeserializer().deserialize
     request: dict = {"TableName": name}
     if partition is not None:
+        table = describe(name)
         request.update(KeyConditionExpression="#p = :p", ExpressionAttributeValues={":p": {"S": partition}},
-                       ExpressionAttributeNames={"#p": describe(name)["partition_key"]})
+                       ExpressionAttributeNames={"#p": table["partition_key"]})
+        if after is not None:
+            request["KeyConditionExpression"] += " AND #s > :s"
+            request["ExpressionAttributeValues"][":s"] = {"S": after}
+            request["ExpressionAttributeNames"]["#s"] = table["sort_key"]
     found: list[dict] = []
     with _dynamodb_errors(name):
         while limit is None or len(found) < limit:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-import matplotlib.dates as mdates
 import pandas as pd
 
 from .. import simulate
@@ -48,44 +47,41 @@ def until_events(event_ids: Iterable[str]) -> Callable[[pd.DataFrame], bool]:
     return lambda data: "event_id" in data and wanted <= set(data["event_id"])
 
 
-class TableGrowth:
-    """How many items a DynamoDB table holds, sampled at each call: a DataFrame of (time, items). Counting
-    is far cheaper than reading every item, so it can run every few seconds while the table fills."""
-
-    def __init__(self, table: str = NAMES.wind_table, target: int | None = None):
-        self.table, self.target = table, target
-        self.samples: list[dict] = []
-
-    def __call__(self) -> pd.DataFrame:
-        self.samples.append({"time": pd.Timestamp.now(tz="UTC"), "items": tables.count(self.table)})
-        return pd.DataFrame(self.samples)
-
-    def draw(self, data: pd.DataFrame, ax) -> None:
-        """For `draw`: the item count over time, and the target count if there is one."""
-        ax.plot(data["time"], data["items"], "o-", markersize=3, label=f"items in {self.table}")
-        if self.target is not None:
-            ax.axhline(self.target, color="grey", linestyle="--", linewidth=1, label=f"target {self.target:,}")
-        ax.set_ylim(bottom=0)
-        ax.set_ylabel("items")
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
-        ax.legend(loc="lower right", fontsize="small")
-
-    def until_target(self, data: pd.DataFrame) -> bool:
-        """For `until`: the table holds the target count (or, without one, stopped growing for 3 samples)."""
-        counts = list(data["items"])
-        if self.target is not None:
-            return counts[-1] >= self.target
-        return len(counts) >= 3 and counts[-1] > 0 and len(set(counts[-3:])) == 1
-
-
 class TableFeed:
-    """Every item of a DynamoDB table (numbers as numbers), read again on each call: for small tables."""
+    """The items of a DynamoDB table (numbers as numbers). Given its `partitions` (e.g. the turbines'
+    locations), each call reads only the items whose sort key is above the last one read in each partition,
+    so a live plot of a large table stays cheap; without, each call reads the whole table (for small ones)."""
 
-    def __init__(self, table: str = NAMES.wind_table):
+    def __init__(self, table: str = NAMES.wind_table, partitions: Iterable[str] | None = None):
         self.table = table
+        self.partitions = list(partitions) if partitions is not None else None
+        self.last: dict[str, str] = {}
+        self.frame = pd.DataFrame()
 
     def __call__(self) -> pd.DataFrame:
-        return pd.DataFrame(tables.items(self.table))
+        if self.partitions is None:
+            return pd.DataFrame(tables.items(self.table))
+        sort_key = tables.describe(self.table)["sort_key"]
+        new = []
+        for partition in self.partitions:
+            found = tables.items(self.table, partition=partition, after=self.last.get(partition))
+            if found:
+                self.last[partition] = str(found[-1][sort_key])
+                new += found
+        if new:
+            self.frame = pd.concat([self.frame, pd.DataFrame(new)], ignore_index=True)
+        return self.frame
+
+
+def until_warmed_up(locations: int = 5) -> Callable[[pd.DataFrame], bool]:
+    """For `until`: each of `locations` locations has a reading scored above 0 (its forest has warmed up)."""
+    return lambda data: "score" in data and data[data["score"].astype(float) > 0]["location"].nunique() >= locations
+
+
+def until_items(stream: str) -> Callable[[pd.DataFrame], bool]:
+    """For `until`: the table's items (as a TableFeed reads them) number the distinct readings of `stream`."""
+    wanted = unique_readings(stream)
+    return lambda items: len(items) >= wanted
 
 
 def unique_readings(stream: str) -> int:

@@ -14,12 +14,13 @@ import pandas as pd
 from IPython.display import display
 
 from ..errors import BadParameter
+from ..turbine import operating_speeds_mph
 
 Draw = Callable[[pd.DataFrame, plt.Axes], None]
 
 
 def live(fetch: Callable[[], pd.DataFrame], draw: Draw, seconds: float, every_s: float = 2.0,
-         title: str = "", until: Callable[[pd.DataFrame], bool] | None = None) -> pd.DataFrame:
+         title: str = "", until: Callable[[pd.DataFrame], bool] | None = None, unit: str = "records") -> pd.DataFrame:
     """Call `fetch` every `every_s` seconds for `seconds` (or until `until(data)` holds), redrawing each
     time; return the last data."""
     if seconds <= 0 or every_s <= 0:
@@ -32,7 +33,7 @@ def live(fetch: Callable[[], pd.DataFrame], draw: Draw, seconds: float, every_s:
             data = fetch()
             ax.clear()
             draw(data, ax)
-            ax.set_title(f"{title} — {len(data):,} records")
+            ax.set_title(f"{title} — {len(data):,} {unit}")
             fig.tight_layout()
             handle.update(fig)
             if time.monotonic() >= deadline or (until is not None and until(data)):
@@ -46,13 +47,25 @@ def _times(data: pd.DataFrame) -> pd.Series:
     return pd.to_datetime(data["event_time"], utc=True, format="ISO8601")
 
 
+def draw_operating_bands(ax: plt.Axes) -> None:
+    """The turbine's operating regions from its power curve: standstill below cut-in, power growing with
+    the wind up to rated speed, full power up to cut-out, shutdown above."""
+    speeds = operating_speeds_mph()
+    cut_in, rated, cut_out = speeds["cut-in"], speeds["rated"], speeds["cut-out"]
+    ax.axhspan(cut_in, rated, color="tab:green", alpha=0.05,
+               label=f"power grows with wind (cut-in {cut_in:g} to rated {rated:g} mph)")
+    ax.axhspan(rated, cut_out, color="tab:green", alpha=0.14, label=f"full power (rated {rated:g} to cut-out "
+                                                                     f"{cut_out:g} mph)")
+    ax.axhline(cut_out, color="tab:red", linewidth=0.8, linestyle=":", label=f"cut-out {cut_out:g} mph: shutdown")
+
+
 def draw_wind(data: pd.DataFrame, ax: plt.Axes) -> None:
-    """Wind speed per location over event time."""
+    """Wind speed per location over event time, over the turbine's operating bands."""
     for location, rows in data.groupby("location") if len(data) else []:
         ax.plot(_times(rows), rows["speed"], label=location, linewidth=1)
+    draw_operating_bands(ax)
     ax.set_ylabel("wind speed (mph)")
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
-    ax.axhspan(30, 55, color="green", alpha=0.06, label="normal operation 30-55 mph")
     ax.legend(loc="upper left", fontsize="small", ncol=3)
 
 
@@ -73,15 +86,19 @@ def scores_drawer(threshold: float, labelled_event_ids: set[str] = frozenset()) 
     return draw
 
 
-def draw_table_items(data: pd.DataFrame, ax: plt.Axes) -> None:
-    """Items per location in a DynamoDB table, split by whether they are anomalies."""
-    if not len(data):
-        ax.text(0.5, 0.5, "no items yet", ha="center", transform=ax.transAxes)
-        return
-    counts = data.groupby("location").size()
-    ax.bar(counts.index, counts.values, color="steelblue", label="items")
-    if "anomaly_score" in data:
-        high = data[data["anomaly_score"].astype(float) >= 2].groupby("location").size()
-        ax.bar(high.index, high.values, color="red", label="anomaly score >= 2")
-    ax.set_ylabel("items")
-    ax.legend(fontsize="small")
+def stored_scores_drawer(threshold: float) -> Draw:
+    """WindDataTable's contents: the stored anomaly_score of each turbine's readings over their event time,
+    with the alert threshold; the anomalies stand out above the line."""
+    def draw(items: pd.DataFrame, ax: plt.Axes) -> None:
+        if not len(items):
+            ax.text(0.5, 0.5, "no items yet", ha="center", transform=ax.transAxes)
+            return
+        times = pd.to_datetime(items["timestamp"], utc=True, format="ISO8601")
+        for location, rows in items.groupby("location"):
+            ax.plot(times[rows.index], rows["anomaly_score"].astype(float), ".", markersize=3, label=location)
+        ax.axhline(threshold, color="red", linestyle="--", linewidth=1, label=f"alert threshold {threshold:g}")
+        ax.set_ylabel("stored anomaly_score")
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))
+        ax.legend(loc="upper left", fontsize="small", ncol=3)
+
+    return draw

@@ -1,8 +1,10 @@
 """The Wind Turbine Simulator in a notebook: the page's controls plus a rate slider and live counters.
 
-    panel = SimulatorPanel("WindDataStream", dataset="anomaly")
+    panel = SimulatorPanel("WindDataStream", dataset="anomaly", rate=simulate.rate_for("live"))
     panel                      # shows it; Start / Stop work like the page's buttons
-    panel.start_button.click() # the same from code (papermill, tests)
+    panel.run                  # the run this panel's Start began (None until it is pressed)
+
+The headless course run makes the panel with autostart=True: it presses Start itself, once.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ class SimulatorPanel:
     """Stream name, data set, rate, Loop, Start/Stop and counters refreshed while the simulator runs."""
 
     def __init__(self, stream: str = NAMES.wind_stream, dataset: str = "wind", rate: float = DEFAULT_RATE,
-                 refresh_s: float = 1.0):
+                 refresh_s: float = 1.0, autostart: bool = False):
         validate(stream, dataset, rate, False, "live")
         self.stream = w.Text(value=stream, description="Stream name")
         self.dataset = w.Dropdown(options=[(TITLES[key], key) for key in DATASETS], value=dataset,
@@ -51,12 +53,15 @@ class SimulatorPanel:
             self.counters, self.message, self.log,
         ])
         self.refresh_s = refresh_s
+        self.run: dict | None = None  # the status of the run this panel's Start began
         self._stop_watching = threading.Event()
         self._watcher: threading.Thread | None = None
         self.start_button.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop())
         report = self.refresh()
-        if report and report["state"] == "running":  # started earlier, e.g. in another notebook
+        if autostart:
+            self.start_button.click()
+        elif report and report["state"] == "running":  # started earlier, e.g. in another notebook
             self._watch()
 
     def _repr_mimebundle_(self, **kwargs):
@@ -81,6 +86,7 @@ class SimulatorPanel:
         except LabError as error:
             self.message.value = _error_html(error)
             return
+        self.run = report
         self.message.value = _ok_html(f"started: sending “{report['title']}” to {report['stream']} at "
                                       f"{report['rate']:,.4g} records/s")
         self.refresh()
