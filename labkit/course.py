@@ -28,7 +28,8 @@ from .results import RESULTS_FILE_VARIABLE
 
 BUILD = REPO_ROOT / "build"
 VENDOR = BUILD / "vendor"
-HEADLESS = {"target": "local", "solution": True}  # what `make lab` and the tests run with
+# what `make lab` and the tests run with: reference solutions, data sent fast, Start pressed by the panels
+HEADLESS = {"target": "local", "solution": True, "pace": "fast", "autostart": True}
 CELL_TIMEOUT_S = 900
 PORT_VARIABLES = ("LABKIT_AWS_PORT", "LABKIT_SERVICE_PORT", "LABKIT_FLINK_PORT")
 
