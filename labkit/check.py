@@ -112,9 +112,13 @@ def _simulator_run(panel, stream: str, dataset: str, timeout_s: float) -> dict:
     """The status of the run the panel's Start began (waits for the press), if it sends `dataset` to `stream`."""
     from . import simulate
     from .datasets import TITLES
+    from .ui.press import wait_for_press
 
-    _wait(lambda: panel.run is not None, timeout_s, "you to press Start in the simulator panel",
-          f"Choose “{TITLES[dataset]}”, type {stream} as the stream name, press Start, then run this check again.")
+    try:
+        wait_for_press(lambda: panel.run is not None, timeout_s, "you to press Start in the simulator panel")
+    except WaitTimedOut as error:
+        raise CheckFailed(f"{error} Choose “{TITLES[dataset]}”, type {stream} as the stream name, press Start, "
+                          "then run this check again.") from None
     if (panel.run["stream"], panel.run["dataset"]) != (stream, dataset):
         raise CheckFailed(f"the panel's Start sent “{panel.run['title']}” to {panel.run['stream']}: choose "
                           f"“{TITLES[dataset]}”, type {stream} as the stream name and press Start again.")
