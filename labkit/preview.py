@@ -26,6 +26,7 @@ from .config import REPO_ROOT
 
 DIFFERENCES_FILE = REPO_ROOT / "docs" / "DIFFERENCES.md"
 DIFFERENCE_FIELDS = {"Console lab": "console", "This course": "course", "Why": "why"}
+PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
 LIST_LIMIT = 50  # items of a list figure shown; the rest are counted
 WIDGET_PACKAGES = {  # npm package -> folder of the preview's vendor/ that gets its files
     "@jupyter-widgets/html-manager@1.0.15": ("dist", "html-manager"),
@@ -34,7 +35,8 @@ WIDGET_PACKAGES = {  # npm package -> folder of the preview's vendor/ that gets 
 STYLE = ("body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;color:#1b2733}"
          "table{border-collapse:collapse}td,th{padding:.3rem .8rem;text-align:left;vertical-align:top;"
          "border-bottom:1px solid #dde3e8}table table td,table table th{padding:.1rem .4rem;font-size:.9em}"
-         "ul{margin:0;padding-left:1.1rem}.ok{color:#1d5e2c}.bad{color:#8a1c13}.meta{color:#56626d}")
+         "table.checks{width:100%}table.checks th:first-child{width:40%}ul{margin:0;padding-left:1.1rem}"
+         ".ok{color:#1d5e2c}.bad{color:#8a1c13}.meta{color:#56626d}")
 
 
 @dataclass
@@ -58,8 +60,9 @@ def results_file(folder: Path, notebook: Path) -> Path:
 def summarise(notebook: Path, executed: Path, seconds: float, error: str = "") -> Result:
     """Title, printed ✓, first error and recorded checks of an executed notebook."""
     cells = nbformat.read(executed, as_version=4).cells if executed.exists() else []
-    title = next((c.source.splitlines()[0].lstrip("# ") for c in cells if c.cell_type == "markdown" and c.source),
-                 notebook.stem)
+    prose = [c for c in cells if c.cell_type == "markdown" and c.source
+             and PAPERMILL_ERROR_TAG not in c.metadata.get("tags", [])]  # papermill's banner is not the title
+    title = prose[0].source.splitlines()[0].lstrip("# ") if prose else notebook.stem
     outputs = [o for c in cells if c.cell_type == "code" for o in c.get("outputs", [])]
     printed = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
     errors = [f"{o['ename']}: {o['evalue']}" for o in outputs if o.get("output_type") == "error"]

@@ -92,7 +92,8 @@ def test_a_failing_notebook_stops_the_run_and_its_private_stack_and_the_preview_
     assert len({p.pid for p in seen["family"]}) >= 2, "the stack and the simulator it started were watched"
     assert_left_nothing(seen, shared)
     sections = BeautifulSoup(index.read_text(), "html.parser").select("section.notebook")
-    assert len(sections) == 2 and "RuntimeError: the turbine fell over" in sections[1].get_text()
+    assert [s.h2.get_text() for s in sections] == ["00_setup · Setup", "01_breaks · Breaks"]
+    assert "RuntimeError: the turbine fell over" in sections[1].get_text()
     assert "local stack running" in sections[0].select_one("table.checks").get_text()
 
 
