@@ -225,6 +225,20 @@ def app_is_running(name: str) -> None:
     passed(f"{name} is RUNNING; Flink dashboard: {apps.dashboard_url(name)}")
 
 
+def forests_warmed_up(scores: "pd.DataFrame", locations: int = 5) -> None:
+    """Every location's forest has passed its warm-up: some of its readings score above 0."""
+    from .ui.feeds import warmed_up_locations
+
+    warm = warmed_up_locations(scores)
+    if warm < locations:
+        raise CheckFailed(f"{warm} of {locations} locations have readings scored above 0 so far. Each forest scores 0 "
+                          "for its first 64 readings: is AnomalyDetection RUNNING (step 4) and has the simulator sent "
+                          "the wind data set (notebook 01)? Run the plot cell again to read on.")
+    passed(f"all {locations} forests have warmed up: {int((scores['score'].astype(float) == 0).sum()):,} readings "
+           f"scored 0 while they filled, {int((scores['score'].astype(float) > 0).sum()):,} scored after",
+           figure("locations whose forest scores", locations, warm))
+
+
 def app_has_snapshot(name: str) -> None:
     """The application is stopped (READY) and has a snapshot to run from later."""
     from .resources import apps

@@ -73,9 +73,14 @@ class TableFeed:
         return self.frame
 
 
+def warmed_up_locations(scores: pd.DataFrame) -> int:
+    """How many locations have a reading scored above 0: their forest is past its warm-up."""
+    return scores[scores["score"].astype(float) > 0]["location"].nunique() if "score" in scores else 0
+
+
 def until_warmed_up(locations: int = 5) -> Callable[[pd.DataFrame], bool]:
-    """For `until`: each of `locations` locations has a reading scored above 0 (its forest has warmed up)."""
-    return lambda data: "score" in data and data[data["score"].astype(float) > 0]["location"].nunique() >= locations
+    """For `until`: each of `locations` locations has a forest past its warm-up."""
+    return lambda data: warmed_up_locations(data) >= locations
 
 
 def until_items(stream: str) -> Callable[[pd.DataFrame], bool]:
