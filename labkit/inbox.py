@@ -8,13 +8,9 @@ target SNS sends real e-mail: read it in the mailbox you subscribed (after confi
 """
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.parse
-import urllib.request
-
+from . import stack_api
 from .config import settings
-from .errors import LabError, StackNotRunning
+from .errors import LabError
 
 
 def inbox(to: str | None = None, topic: str | None = None) -> list[dict]:
@@ -24,9 +20,4 @@ def inbox(to: str | None = None, topic: str | None = None) -> list[dict]:
     if not s.is_local:
         raise LabError("on the aws target SNS sends real e-mail: look in the mailbox you subscribed "
                        "(confirm the subscription first, with the link in AWS's confirmation mail).")
-    query = urllib.parse.urlencode({k: v for k, v in (("to", to), ("topic", topic)) if v})
-    try:
-        with urllib.request.urlopen(f"{s.service_url}/api/inbox?{query}", timeout=30) as response:
-            return json.load(response)
-    except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
-        raise StackNotRunning(f"nothing answers on {s.service_url}") from error
+    return stack_api.get("/api/inbox", to=to or None, topic=topic or None)

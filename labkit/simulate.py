@@ -10,12 +10,10 @@ and these calls go to its API; on the aws target it runs in this process and sen
 from __future__ import annotations
 
 import functools
-import json
-import urllib.error
-import urllib.request
 
+from . import stack_api
 from .config import NAMES, settings
-from .errors import BadParameter, LabError, StackNotRunning
+from .errors import BadParameter, LabError
 from .progress import wait_until
 from .resources import streams
 from .simulator import DEFAULT_RATE, Simulator
@@ -32,23 +30,14 @@ def _in_process() -> Simulator:
 
 def _api(path: str, body: dict | None = None) -> dict:
     """Call the stack's simulator API; its errors come back as the same LabError sentences."""
-    s = settings()
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{s.service_url}/api/simulator{path}", data=data,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=API_TIMEOUT_S) as response:
-            return json.load(response)
-    except urllib.error.HTTPError as error:
-        try:
-            answer = json.load(error)
-        except ValueError:
-            answer = {"error": f"the simulator service answered HTTP {error.code}; see `labkit status`."}
-        if answer.get("missing_stream"):
-            raise streams.missing(answer["missing_stream"]) from None
-        raise (BadParameter if error.code == 400 else LabError)(answer["error"]) from None
-    except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
-        raise StackNotRunning(f"nothing answers on {s.service_url}") from error
+    if body is None:
+        return stack_api.get(f"/api/simulator{path}", timeout_s=API_TIMEOUT_S, refusal=_missing_stream)
+    return stack_api.post(f"/api/simulator{path}", body, timeout_s=API_TIMEOUT_S, refusal=_missing_stream)
+
+
+def _missing_stream(answer: dict) -> LabError | None:
+    """The simulator names a stream that does not exist: say how to create it, as streams.describe does."""
+    return streams.missing(answer["missing_stream"]) if answer.get("missing_stream") else None
 
 
 def start(stream: str = NAMES.wind_stream, dataset: str = "wind", rate: float = DEFAULT_RATE,

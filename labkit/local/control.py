@@ -1,30 +1,20 @@
 """Start, stop and ask about the local stack from any process (CLI, notebook kernel, test)."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 
 import psutil
 
+from .. import stack_api
 from ..config import Settings, settings
-from ..errors import StackNotRunning, WaitTimedOut
+from ..errors import LabError, StackNotRunning, WaitTimedOut
 from ..progress import wait_until
 
 START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 300  # the stack saves its state only after the Flink apps' snapshots (up to 3 min each)
-
-
-def _get(url: str, timeout: float = 2.0) -> dict | None:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return json.load(response)
-    except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
-        return None
 
 
 def _pid_file(s: Settings):
@@ -36,30 +26,21 @@ def _log_file(s: Settings):
 
 
 def is_running(s: Settings | None = None) -> bool:
-    s = s or settings()
-    return _get(f"{s.service_url}/health") is not None
+    try:
+        stack_api.get("/health", timeout_s=2, s=s)
+    except LabError:
+        return False
+    return True
 
 
 def status(s: Settings | None = None) -> dict:
     """The stack's status; when it is down, says so and names the command that starts it."""
     s = s or settings()
-    report = _get(f"{s.service_url}/api/status", timeout=10)
-    if report is None:
-        return {
-            "running": False,
-            "endpoint": s.endpoint_url,
-            "state_dir": str(s.state_dir),
-            "hint": "the local stack is not running. Start it with `labkit up` (or run notebook 00).",
-        }
-    return report
-
-
-def require_running(s: Settings | None = None) -> Settings:
-    """Raise StackNotRunning unless the local stack answers."""
-    s = s or settings()
-    if s.is_local and not is_running(s):
-        raise StackNotRunning(f"nothing answers on {s.service_url}")
-    return s
+    try:
+        return stack_api.get("/api/status", timeout_s=10, s=s)
+    except StackNotRunning:
+        return {"running": False, "endpoint": s.endpoint_url, "state_dir": str(s.state_dir),
+                "hint": str(StackNotRunning())}
 
 
 def _tail(path, lines: int = 30) -> str:
@@ -138,11 +119,11 @@ def down(quiet: bool = False) -> bool:
         return False
     if _pid_alive(pid):
         os.kill(pid, signal.SIGTERM)
-    try:
-        wait_until(lambda: not _pid_alive(pid), timeout_s=STOP_TIMEOUT_S, what="local stack to stop",
-                   quiet=quiet, on_timeout="stopping it by force")
-    except WaitTimedOut:
-        pass
+        try:
+            wait_until(lambda: not _pid_alive(pid), timeout_s=STOP_TIMEOUT_S, what="local stack to stop",
+                       quiet=quiet, on_timeout="stopping it by force")
+        except WaitTimedOut:
+            pass
     if _group_alive(pid):  # anything left in the stack's process group goes too
         os.killpg(pid, signal.SIGKILL)
         wait_until(lambda: not _group_alive(pid), timeout_s=10, what="leftover processes to exit", quiet=True)

@@ -1,7 +1,8 @@
 """The local stack: one background process that every notebook kernel, the CLI and the tests share.
 
 Run by `labkit up` as `python -m labkit.local.stack`. It holds the components below, serves their
-JSON APIs and pages on the service port, and stops every process it started when it ends.
+JSON APIs and pages on the service port (waitress, 127.0.0.1 only, as the AWS port: see aws_endpoint.py),
+and stops every process it started when it ends. Callers reach the API through `labkit.stack_api`.
 
 A component has `name`, `start()`, `stop()`, `status() -> dict` and `blueprint` (a Flask blueprint
 with its API and pages, or None). Components start in order and stop in reverse order.
@@ -17,7 +18,7 @@ import threading
 import time
 
 from flask import Flask, jsonify
-from werkzeug.serving import make_server
+from waitress.server import create_server
 
 from ..config import LOCAL_HOST, Settings, settings
 from .aws_endpoint import AwsEndpoint
@@ -29,6 +30,7 @@ from .simulator_service import SimulatorService
 log = logging.getLogger("labkit.stack")
 
 SWITCH_INTERVAL_S = 0.001  # GIL hand-over: 5 ms by default, which a request waits at every thread hop when busy
+SERVICE_THREADS = 8  # a simulator start may wait up to 2 min; status, pages and logs must still answer
 
 
 def build_components(s: Settings) -> list:
@@ -55,11 +57,6 @@ class Stack:
         @app.get("/api/status")
         def status():
             return jsonify(self.status())
-
-        @app.post("/api/shutdown")
-        def shutdown():
-            self.stopping.set()
-            return jsonify(stopping=True)
 
         for component in self.components:
             if component.blueprint is not None:
@@ -89,19 +86,31 @@ class Stack:
             for component in self.components:
                 component.start()
                 started.append(component)
-            self._http = make_server(LOCAL_HOST, self.settings.service_port, self.app, threaded=True)
-            threading.Thread(target=self._http.serve_forever, name="service-http", daemon=True).start()
+            self._serve()
             log.info("stack ready: %s", json.dumps(self.status()))
             self.stopping.wait()
         finally:
-            if self._http:
-                self._http.shutdown()
+            self._stop_serving()
             for component in reversed(started):
                 try:
                     component.stop()
                 except Exception:  # keep stopping the others; the log names the one that failed
                     log.exception("stopping %s failed", component.name)
             log.info("stack stopped")
+
+    def _serve(self) -> None:
+        """The service port: waitress, a pool of threads, 127.0.0.1 only."""
+        self._http = create_server(self.app, host=LOCAL_HOST, port=self.settings.service_port,
+                                   threads=SERVICE_THREADS, asyncore_use_poll=True, ident="labkit-service",
+                                   expose_tracebacks=False)
+        threading.Thread(target=self._http.run, name="service-http", daemon=True).start()
+
+    def _stop_serving(self) -> None:
+        """Close the listening socket and let the request threads end (the process exits after the stop)."""
+        if self._http:
+            self._http.close()
+            self._http.task_dispatcher.shutdown(timeout=5)
+            self._http = None
 
 
 def main() -> None:
@@ -111,7 +120,6 @@ def main() -> None:
         level=logging.INFO,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call would drown the log
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     stack = Stack(s)
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from pathlib import Path
 
+from .. import stack_api
 from ..clients import client
 from ..config import FLINK_DIR, NAMES, settings
 from ..errors import BadParameter, LabError, ResourceMissing
@@ -137,11 +137,10 @@ def settle(name: str, quiet: bool = False) -> str:
 
 
 def _start_error(name: str) -> str:
+    """Why the application fell back to READY: the local runner's error, or where to look."""
     if not settings().is_local:
         return "see the application's CloudWatch logs"
-    from ..local import control
-
-    flink = control.status().get("components", {}).get("flink", {})
+    flink = stack_api.get("/api/status").get("components", {}).get("flink", {})
     return (flink.get("applications", {}).get(name) or {}).get("error") or "see `labkit flink logs`"
 
 
@@ -215,8 +214,7 @@ def logs(name: str, lines: int = 100) -> str:
     """The job's recent log lines (local: the Flink cluster's logs; aws: its CloudWatch log stream)."""
     s = settings()
     if s.is_local:
-        with urllib.request.urlopen(f"{s.service_url}/api/flink/logs?lines={lines}", timeout=10) as answer:
-            files = json.load(answer)
+        files = stack_api.get("/api/flink/logs", timeout_s=10, lines=lines)
         return "\n".join(f"==> {file} <==\n{text}" for file, text in files.items())
     group = f"/aws/kinesis-analytics/{name}"
     events = client("logs").filter_log_events(logGroupName=group, startTime=int((time.time() - 3600) * 1000),
