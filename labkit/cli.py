@@ -17,6 +17,8 @@ def _print_status(report: dict, as_json: bool) -> None:
     if not report["running"]:
         print(report["hint"])
         return
+    for notice in report.get("notices", []):
+        print(f"note: {notice}")
     print(f"local stack running (pid {report['pid']}, up {report['uptime_s']} s)")
     print(f"  AWS API endpoint : {report['endpoint']}")
     print(f"  labkit services  : {report['service_url']}")

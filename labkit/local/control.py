@@ -14,7 +14,7 @@ from ..errors import LabError, StackNotRunning, WaitTimedOut
 from ..progress import wait_until
 
 START_TIMEOUT_S = 60
-STOP_TIMEOUT_S = 300  # the stack saves its state only after the Flink apps' snapshots (up to 3 min each)
+STOP_BASE_S = 90  # the stack without Flink apps: Lambda workers, the simulator, the Flink cluster, saving state
 
 
 def _pid_file(s: Settings):
@@ -109,6 +109,18 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
+def stop_timeout_s(s: Settings | None = None) -> float:
+    """How long a clean stop may take: each running Flink app first stops with a snapshot."""
+    from ..resources.apps import APP_FOLDERS, STOP_TIMEOUT_S as APP_STOP_TIMEOUT_S
+
+    try:
+        apps = stack_api.get("/api/status", timeout_s=10, s=s)["components"]["flink"]["applications"]
+        running = sum(app.get("status") not in ("READY", None) for app in apps.values())
+    except (LabError, KeyError):  # it does not answer (or not as expected): allow for every lab app
+        running = len(APP_FOLDERS)
+    return STOP_BASE_S + running * APP_STOP_TIMEOUT_S
+
+
 def down(quiet: bool = False) -> bool:
     """Stop the stack and everything it started. Returns False when it was not running."""
     s = settings()
@@ -118,9 +130,10 @@ def down(quiet: bool = False) -> bool:
         pid_file.unlink(missing_ok=True)
         return False
     if _pid_alive(pid):
+        timeout_s = stop_timeout_s(s)
         os.kill(pid, signal.SIGTERM)
         try:
-            wait_until(lambda: not _pid_alive(pid), timeout_s=STOP_TIMEOUT_S, what="local stack to stop",
+            wait_until(lambda: not _pid_alive(pid), timeout_s=timeout_s, what="local stack to stop",
                        quiet=quiet, on_timeout="stopping it by force")
         except WaitTimedOut:
             pass

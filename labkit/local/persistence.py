@@ -3,23 +3,44 @@
 moto keeps everything in memory and has no snapshot feature. Its backends for the services the lab
 uses pickle cleanly once the Kinesis fixes drop their locks. Lambda's backend does not (weak
 references); the Lambda runtime saves its functions and mappings as definitions (see lambda_runtime).
+
+The file starts with one header line, `labkit-aws-state <format> moto <version>`, because a pickle of moto's
+internals only loads into the moto that wrote it. It is written to a partial file, fsynced, then renamed over
+the old one. A file that cannot be read (no header, another format or moto, a broken pickle) is moved aside
+and the stack starts empty; `notice()` keeps the sentence that says so for the stack's status.
 """
 from __future__ import annotations
 
 import logging
 import os
 import pickle
+import time
 from pathlib import Path
 
+import moto
 from moto.backends import get_backend
 
 PICKLED_SERVICES = ("iam", "s3", "kinesis", "dynamodb", "sns", "logs", "kinesisanalyticsv2")
+FORMAT = "labkit-aws-state"
+FORMAT_VERSION = 1
 _BACKEND_DICT_FIELDS = {"backend", "service_name", "_use_boto3_regions", "_additional_regions", "_id"}
 log = logging.getLogger(__name__)
 
 
+class UnreadableState(Exception):
+    """The saved state cannot be loaded into this stack; the message says why."""
+
+
 def _snapshot_file(state_dir: Path) -> Path:
     return state_dir / "aws-state.pickle"
+
+
+def _notice_file(state_dir: Path) -> Path:
+    return state_dir / "aws-state.notice"
+
+
+def _header() -> bytes:
+    return f"{FORMAT} {FORMAT_VERSION} moto {moto.__version__}\n".encode()
 
 
 def _extras(backends) -> dict:
@@ -28,23 +49,36 @@ def _extras(backends) -> dict:
 
 
 def save(state_dir: Path) -> Path:
-    """Write every lab service's state to the state folder (atomically)."""
+    """Write every lab service's state to the state folder: header, pickle, fsync, atomic rename."""
     state = {service: (dict(get_backend(service)), _extras(get_backend(service))) for service in PICKLED_SERVICES}
     target = _snapshot_file(state_dir)
     partial = target.with_suffix(".partial")
     with open(partial, "wb") as handle:
+        handle.write(_header())
         pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(partial, target)
+    folder = os.open(state_dir, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename itself survives a crash
+    finally:
+        os.close(folder)
     return target
 
 
 def restore(state_dir: Path) -> bool:
-    """Load the saved state into this process's moto backends; False when there is none."""
+    """Load the saved state into this process's moto backends; False when there is none or it is unreadable
+    (then it is moved aside, and `notice()` says so)."""
     source = _snapshot_file(state_dir)
+    _notice_file(state_dir).unlink(missing_ok=True)
     if not source.exists():
         return False
-    with open(source, "rb") as handle:
-        state = pickle.load(handle)
+    try:
+        state = _load(source)
+    except UnreadableState as error:
+        _set_aside(source, str(error))
+        return False
     for service, (accounts, extras) in state.items():
         backends = get_backend(service)
         backends.clear()
@@ -52,3 +86,44 @@ def restore(state_dir: Path) -> bool:
         vars(backends).update(extras)
     log.info("restored %s from %s", ", ".join(state), source)
     return True
+
+
+def notice(state_dir: Path) -> str | None:
+    """The sentence saying the saved state was unreadable at this start, or None."""
+    try:
+        return _notice_file(state_dir).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def _load(source: Path) -> dict:
+    with open(source, "rb") as handle:
+        header = handle.readline(200)
+        if header != _header():
+            raise UnreadableState(_header_problem(header))
+        try:
+            state = pickle.load(handle)
+        except Exception as error:  # a broken pickle raises nearly anything
+            raise UnreadableState(f"{type(error).__name__}: {error}") from error
+    if not isinstance(state, dict) or not set(state) <= set(PICKLED_SERVICES):
+        raise UnreadableState("it does not hold the lab's services")
+    return state
+
+
+def _header_problem(header: bytes) -> str:
+    words = header.decode(errors="replace").split()
+    if len(words) != 4 or words[0] != FORMAT:
+        return "it is not a labkit state file"
+    if words[1] != str(FORMAT_VERSION):
+        return f"it is in format {words[1]}, this labkit reads format {FORMAT_VERSION}"
+    return f"it was saved by moto {words[3]}, this stack runs moto {moto.__version__}"
+
+
+def _set_aside(source: Path, why: str) -> Path:
+    """Move an unreadable state file out of the way, and say so in the log and in `notice()`."""
+    moved = source.with_name(f"{source.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+    os.replace(source, moved)
+    sentence = f"the saved state could not be read ({why}); it was moved to {moved}; the stack started empty."
+    log.warning(sentence)
+    _notice_file(source.parent).write_text(sentence + "\n")
+    return moved

@@ -21,6 +21,7 @@ from flask import Flask, jsonify
 from waitress.server import create_server
 
 from ..config import LOCAL_HOST, Settings, settings
+from . import persistence
 from .aws_endpoint import AwsEndpoint
 from .inbox import Inbox
 from .lambda_runtime import LambdaRuntime
@@ -74,6 +75,7 @@ class Stack:
             "service_url": s.service_url,
             "state_dir": str(s.state_dir),
             "uptime_s": round(time.time() - self.started_at, 1),
+            "notices": [notice for notice in [persistence.notice(s.state_dir)] if notice],
             "components": {},
         }
         for component in self.components:

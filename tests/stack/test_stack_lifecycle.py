@@ -1,6 +1,8 @@
 """`labkit up` / `down` / `status` on a stack of its own (not the shared one)."""
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 
@@ -76,3 +78,38 @@ def test_simulator_process_ends_when_the_stack_is_killed(own_stack_env):
     _, alive = psutil.wait_procs(simulator, timeout=30)
 
     assert not alive, "the simulator's process must end by itself when the stack is gone"
+
+
+def _private_env(state_dir) -> dict[str, str]:
+    """An environment copy for a stack of its own (state folder, free ports); the session's stays untouched."""
+    env = dict(os.environ, LABKIT_TARGET="local", LABKIT_STATE_DIR=str(state_dir))
+    env.update({var: str(free_port()) for var in ("LABKIT_AWS_PORT", "LABKIT_SERVICE_PORT", "LABKIT_FLINK_PORT")})
+    return env
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "labkit.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_garbage_state_file_is_moved_aside_and_the_stack_starts_empty_saying_so(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "aws-state.pickle").write_bytes(os.urandom(4096))
+    env = _private_env(state)
+    try:
+        up = _cli(env, "up", "--quiet")
+        report = json.loads(_cli(env, "status", "--json").stdout)
+        streams = aws_client("kinesis", report["endpoint"]).list_streams()["StreamNames"]
+    finally:
+        _cli(env, "down", "--quiet")
+
+    assert up.returncode == 0, up.stderr
+    [moved] = state.glob("aws-state.pickle.corrupt-*")
+    sentence = (f"the saved state could not be read (it is not a labkit state file); it was moved to {moved}; "
+                "the stack started empty.")
+    assert sentence in up.stdout
+    assert sentence in (state / "stack.log").read_text()
+    assert report["notices"] == [sentence]
+    assert streams == []
+    assert (state / "aws-state.pickle").read_bytes().startswith(b"labkit-aws-state 1 moto "), "saved anew at down"

@@ -136,3 +136,18 @@ def test_no_resource_module_imports_the_local_stack():
               for path in (LABKIT / "resources").glob("*.py")}
     assert not {name: found for name, found in upward.items() if found}
 
+
+def _flink_apps(**statuses: str) -> tuple[int, bytes, float]:
+    apps_status = {name: {"status": status, "job_id": None, "error": None} for name, status in statuses.items()}
+    return _json(200, {"running": True, "components": {"flink": {"applications": apps_status}}})
+
+
+def test_down_waits_for_a_snapshot_of_each_running_app(fake_stack, monkeypatch):
+    fake_stack.answers["/api/status"] = _flink_apps(AnomalyDetection="RUNNING", CalculateMaxSpeed="READY")
+    assert control.stop_timeout_s() == control.STOP_BASE_S + apps.STOP_TIMEOUT_S
+    fake_stack.answers["/api/status"] = _flink_apps(AnomalyDetection="RUNNING", CalculateMaxSpeed="UPDATING")
+    assert control.stop_timeout_s() == control.STOP_BASE_S + 2 * apps.STOP_TIMEOUT_S
+    fake_stack.answers["/api/status"] = _flink_apps()
+    assert control.stop_timeout_s() == control.STOP_BASE_S
+    monkeypatch.setenv("LABKIT_SERVICE_PORT", str(free_port()))  # no answer: allow for every lab app
+    assert control.stop_timeout_s() == control.STOP_BASE_S + len(apps.APP_FOLDERS) * apps.STOP_TIMEOUT_S
