@@ -6,7 +6,8 @@
     (metric lateReadings) are printed to the TaskManager's stdout as  rejected> ...  and  late> ...
 
 The same file runs on the labkit local Flink cluster and on Managed Service for Apache Flink. The windowing rules
-live in windowing.py beside this file (plain Python, unit-tested without Flink).
+live in windowing.py beside this file, the window-max rule in window_max.py (the DIY student's own in notebook 06);
+both plain Python, unit-tested without Flink.
 """
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ from pyflink.datastream import (AggregateFunction, MapFunction, OutputTag, Proce
 from pyflink.datastream.window import TumblingEventTimeWindows
 
 from kinesis_job import kinesis_client, kinesis_sink, kinesis_source, load_property_groups, properties_file
-from windowing import (InvalidReading, WatermarkOrIdleTrigger, add_reading, late_report, merge_maxima,
-                       new_maximum, parse_reading, window_report)
+from windowing import (InvalidReading, WatermarkOrIdleTrigger, count_reading, late_report, merge_windows,
+                       new_window, parse_reading, window_report)
 
 HERE = Path(__file__).resolve().parent
 REJECTED = OutputTag("rejected", Types.STRING())
@@ -62,23 +63,23 @@ class EventTime(TimestampAssigner):
 
 class MaxSpeed(AggregateFunction):
     def create_accumulator(self):
-        return new_maximum()
+        return new_window()
 
     def add(self, value, accumulator):
-        return add_reading(accumulator, value.speed)
+        return count_reading(accumulator, value.speed)
 
     def get_result(self, accumulator):
         return accumulator
 
     def merge(self, a, b):
-        return merge_maxima(a, b)
+        return merge_windows(a, b)
 
 
 class ReportWindow(ProcessWindowFunction):
     def process(self, key, context: ProcessWindowFunction.Context, elements):
         window = context.window()
-        for maximum in elements:
-            yield json.dumps(window_report(key, maximum, window.start, window.end))
+        for result in elements:
+            yield json.dumps(window_report(key, result, window.start, window.end))
 
 
 class ReportLate(MapFunction):
@@ -110,6 +111,7 @@ def main() -> None:
     config.set_string("python.execution-mode", "process")
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.add_python_file(str(HERE / "windowing.py"))
+    env.add_python_file(str(HERE / "window_max.py"))
     env.add_python_file(str(HERE / "kinesis_job.py"))
 
     # 2. Source: Kinesis stream WindDataStream ----------------------------------------------------------

@@ -1,11 +1,12 @@
 """Windowing rules for the CalculateMaxSpeed app, in plain Python: unit-tested without a cluster.
 
 Each location's readings fall into event-time tumbling windows [start, start + length). A window reports its
-maximum speed and how many readings it saw. It is reported when the watermark passes its end, or, if its
-readings stop coming (the simulator was stopped, the input went quiet), once no reading has arrived for it for
-the idle timeout, so the last window of a run does not wait forever for a watermark that no longer moves. A
-reading that reaches an already reported (but not yet closed) window reports it again, complete. Readings whose
-window the watermark has closed are late: they are reported on their own, never silently dropped.
+maximum speed (by the window rule `add_reading` of window_max.py) and how many readings it saw. It is reported
+when the watermark passes its end, or, if its readings stop coming (the simulator was stopped, the input went
+quiet), once no reading has arrived for it for the idle timeout, so the last window of a run does not wait
+forever for a watermark that no longer moves. A reading that reaches an already reported (but not yet closed)
+window reports it again, complete. Readings whose window the watermark has closed are late: they are reported on
+their own, never silently dropped.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from datetime import datetime, timezone
 from pyflink.common import Types
 from pyflink.datastream.state import ValueStateDescriptor
 from pyflink.datastream.window import TimeWindow, Trigger, TriggerResult
+from window_max import add_reading
 
 EXAMPLE_EVENT_TIME = "2026-11-27T10:00:00.000Z"
 MAX_SPEED_MPH = 300.0  # the fastest gust ever measured is 253 mph: more is a sensor or encoding fault
@@ -73,27 +75,28 @@ def window_start(event_time_ms: int, length_ms: int) -> int:
     return event_time_ms - event_time_ms % length_ms
 
 
-# The running maximum of one window: (max speed, readings counted).
-def new_maximum() -> tuple[float, int]:
-    return (-math.inf, 0)
+# A window's result so far: (its highest speed by the window rule, None while it is empty; readings counted).
+def new_window() -> tuple[float | None, int]:
+    return (None, 0)
 
 
-def add_reading(maximum: tuple[float, int], speed: float) -> tuple[float, int]:
-    return (max(maximum[0], speed), maximum[1] + 1)
+def count_reading(window: tuple[float | None, int], speed: float) -> tuple[float, int]:
+    return (add_reading(window[0], speed), window[1] + 1)
 
 
-def merge_maxima(a: tuple[float, int], b: tuple[float, int]) -> tuple[float, int]:
-    return (max(a[0], b[0]), a[1] + b[1])
+def merge_windows(a: tuple[float | None, int], b: tuple[float | None, int]) -> tuple[float | None, int]:
+    """Two partial results of one window (Flink merges only merging windows: tumbling ones never do)."""
+    return (a[0] if b[0] is None else add_reading(a[0], b[0]), a[1] + b[1])
 
 
-def window_report(location: str, maximum: tuple[float, int], start_ms: int, end_ms: int) -> dict:
+def window_report(location: str, window: tuple[float, int], start_ms: int, end_ms: int) -> dict:
     """The record written to MaxWindSpeed for one location's window."""
     return {
         "location": location,
-        "max_wind_speed": maximum[0],
+        "max_wind_speed": window[0],
         "window_start": iso_time(start_ms),
         "window_end": iso_time(end_ms),
-        "count": maximum[1],
+        "count": window[1],
     }
 
 

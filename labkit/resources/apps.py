@@ -6,8 +6,13 @@ Flink session cluster (labkit/local/managed_flink.py).
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
+import tempfile
 import time
+import zipfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .. import stack_api
@@ -16,6 +21,7 @@ from ..config import FLINK_DIR, NAMES, settings
 from ..errors import BadParameter, LabError, ResourceMissing
 from ..progress import wait_until
 from . import buckets, roles, tags
+from .functions import python_files
 
 RUNTIME = "FLINK-1_20"
 APP_FOLDERS = {NAMES.anomaly_app: "anomaly_detection", NAMES.max_speed_app: "max_wind_speed"}
@@ -76,11 +82,36 @@ def properties(name: str) -> dict[str, dict[str, str]]:
     return {g["PropertyGroupId"]: g["PropertyMap"] for g in groups}
 
 
-def create(name: str, **lab_properties) -> dict:
+@contextlib.contextmanager
+def _code(name: str, modules: Sequence[Path | str]) -> Iterator[Path]:
+    """The zip to upload: `package(name)`, or a temporary copy in which `modules` replace the files of their name."""
+    built, given = package(name), {file.name: file for file in python_files(modules)}
+    if not given:
+        yield built
+        return
+    with tempfile.TemporaryDirectory(prefix="labkit-app-") as folder:
+        copy = Path(folder) / built.name
+        with zipfile.ZipFile(built) as original, zipfile.ZipFile(copy, "w") as archive:
+            for entry in original.infolist():
+                kept = zipfile.ZipInfo(entry.filename, entry.date_time)
+                kept.external_attr, kept.compress_type = entry.external_attr, entry.compress_type
+                if entry.is_dir():
+                    archive.writestr(kept, b"")
+                elif entry.filename not in given:
+                    with original.open(entry) as source, archive.open(kept, "w") as target:
+                        shutil.copyfileobj(source, target, 1 << 20)
+            for module in given.values():
+                archive.write(module, module.name, zipfile.ZIP_DEFLATED)
+        yield copy
+
+
+def create(name: str, modules: Sequence[Path | str] = (), **lab_properties) -> dict:
     """Upload the code to S3 and create the application with its runtime properties (idempotent:
-    an existing application gets the new code and properties)."""
+    an existing application gets the new code and properties). `modules` (.py files) go into the zip beside
+    main.py, each in place of the file of its name (the DIY's window rule)."""
     key = f"{_folder(name)}.zip"
-    bucket_arn = buckets.upload(package(name), key)
+    with _code(name, modules) as code:
+        bucket_arn = buckets.upload(code, key)
     props = default_properties(name)
     props["lab"] = {**props.get("lab", {}), **{k: str(v) for k, v in lab_properties.items()}}
     kda = client("kinesisanalyticsv2")

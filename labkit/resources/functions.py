@@ -16,7 +16,9 @@ import io
 import json
 import time
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from botocore.exceptions import ClientError
 
@@ -29,6 +31,7 @@ from .errors import explained
 
 RUNTIME = "python3.11"
 SHARED_MODULES = ("kinesis_batch.py",)  # plumbing the handlers import, zipped next to each of them
+HANDLER_MODULES = {"diy_function.py": ("diy_record.py",)}  # a handler's own modules, zipped next to it
 ROLE_PROPAGATION_S = 60  # a new IAM role can take this long before Lambda may assume it
 WAIT_S = 120
 POSITIONS = ("LATEST", "TRIM_HORIZON", "AT_TIMESTAMP")
@@ -57,13 +60,28 @@ def _lambda_errors(name: str, keep: tuple[str, ...] = ()):
     return explained("Lambda", f"function {name!r}", lambda: missing(name), keep)
 
 
-def package(handler_file: str) -> bytes:
-    """The deployment zip: the handler file and the shared plumbing, at the zip's root. Byte-for-byte the
-    same for the same sources (fixed timestamps), so redeploying unchanged code changes nothing."""
-    sources = [LAMBDAS_DIR / handler_file, *(LAMBDAS_DIR / m for m in SHARED_MODULES if m != handler_file)]
-    if not sources[0].is_file():
-        available = sorted(p.name for p in LAMBDAS_DIR.glob("*.py") if p.name not in SHARED_MODULES)
+def python_files(paths: Sequence[Path | str]) -> list[Path]:
+    """`paths` as Python files that exist; BadParameter naming the first that is not one."""
+    files = [Path(path) for path in paths]
+    for file in files:
+        if file.suffix != ".py":
+            raise BadParameter(f"{file} is not a .py file: modules= takes the Python files to zip with the code.")
+        if not file.is_file():
+            raise BadParameter(f"there is no file {file}: write it first (modules= takes files to zip with the code).")
+    return files
+
+
+def package(handler_file: str, modules: Sequence[Path | str] = ()) -> bytes:
+    """The deployment zip: the handler file, the modules it imports and the shared plumbing, at the zip's root;
+    each of `modules` (.py files from elsewhere, e.g. a student's) replaces the lambdas/ file of its name. Byte-for-
+    byte the same for the same sources (fixed timestamps), so redeploying unchanged code changes nothing."""
+    names = [handler_file, *HANDLER_MODULES.get(handler_file, ()), *(m for m in SHARED_MODULES if m != handler_file)]
+    if not (LAMBDAS_DIR / handler_file).is_file():
+        imported = {*SHARED_MODULES, *(m for ms in HANDLER_MODULES.values() for m in ms)}
+        available = sorted(p.name for p in LAMBDAS_DIR.glob("*.py") if p.name not in imported)
         raise BadParameter(f"there is no handler file {handler_file!r} in {LAMBDAS_DIR}; use one of {available}.")
+    given = {file.name: file for file in python_files(modules)}
+    sources = [given.pop(name, LAMBDAS_DIR / name) for name in names] + list(given.values())
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for source in sources:
@@ -137,17 +155,19 @@ def _create(name: str, **request) -> None:
 
 
 def deploy(name: str, handler_file: str | None = None, environment: dict[str, str] | None = None,
-           timeout_s: int = 30, memory_mb: int = 128, quiet: bool = False) -> dict:
+           timeout_s: int = 30, memory_mb: int = 128, quiet: bool = False,
+           modules: Sequence[Path | str] = ()) -> dict:
     """Create the function from its handler file in lambdas/ (or update its code and configuration),
     with the lab's execution role, wait until it is ready and return `describe(name)`.
 
-    Lab functions know their handler file and environment; `environment` adds to or overrides it."""
+    Lab functions know their handler file and environment; `environment` adds to or overrides it. `modules`
+    (.py files) go into the zip beside the handler, each in place of the lambdas/ file of its name."""
     lab = LAB_FUNCTIONS.get(name)
     handler_file = handler_file or (lab.handler_file if lab else None)
     if not handler_file:
         raise BadParameter(f"{name!r} is not one of the lab's functions ({', '.join(LAB_FUNCTIONS)}); "
                            "give its handler_file from lambdas/.")
-    code = package(handler_file)
+    code = package(handler_file, modules)
     configuration = {
         "Runtime": RUNTIME, "Role": roles.ensure(), "Handler": f"{handler_file.removesuffix('.py')}.handler",
         "Timeout": timeout_s, "MemorySize": memory_mb,

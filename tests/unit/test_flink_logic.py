@@ -16,6 +16,7 @@ FLINK_DIR = Path(__file__).resolve().parents[2] / "flink"
 sys.path[:0] = [str(FLINK_DIR / "anomaly_detection"), str(FLINK_DIR / "max_wind_speed")]
 
 import detector  # noqa: E402
+import window_max  # noqa: E402
 import windowing  # noqa: E402
 from pyflink.datastream.window import TimeWindow, TriggerResult  # noqa: E402
 
@@ -168,13 +169,26 @@ def test_readings_parse_for_windowing_with_event_time_in_milliseconds():
         windowing.parse_reading(reading_json(speed=None))
 
 
+def test_the_window_rule_keeps_the_highest_speed_whatever_the_order():
+    assert window_max.add_reading(None, 31.5) == 31.5  # an empty window's first reading
+    assert window_max.add_reading(31.5, 44.4) == 44.4 and window_max.add_reading(44.4, 38.2) == 44.4
+    assert window_max.add_reading(44.4, 44.4) == 44.4 and window_max.add_reading(None, 0.0) == 0.0
+    for order in ((38.2, 12.5, 44.4, 31.0), (31.0, 44.4, 12.5, 38.2)):
+        maximum = None
+        for speed in order:
+            maximum = window_max.add_reading(maximum, speed)
+        assert maximum == 44.4
+
+
 def test_a_window_reports_the_maximum_speed_and_the_count_of_its_readings():
     start = windowing.window_start(1_795_773_630_000, MINUTE)
-    first, second = windowing.new_maximum(), windowing.new_maximum()
+    first, second = windowing.new_window(), windowing.new_window()
     for speed in (31.0, 44.4, 38.2):
-        first = windowing.add_reading(first, speed)
-    second = windowing.add_reading(second, 41.0)
-    report = windowing.window_report("Lakeshore", windowing.merge_maxima(first, second), start, start + MINUTE)
+        first = windowing.count_reading(first, speed)
+    second = windowing.count_reading(second, 41.0)
+    assert windowing.merge_windows(first, windowing.new_window()) == first
+    assert windowing.merge_windows(windowing.new_window(), second) == second
+    report = windowing.window_report("Lakeshore", windowing.merge_windows(first, second), start, start + MINUTE)
     assert report == {"location": "Lakeshore", "max_wind_speed": 44.4, "window_start": "2026-11-27T10:00:00.000Z",
                       "window_end": "2026-11-27T10:01:00.000Z", "count": 4}
 
