@@ -5,9 +5,10 @@ import argparse
 import json
 import sys
 
+import labkit as lab
+
 from .config import NAMES, settings
 from .errors import LabError
-from .local import control
 
 
 def _print_status(report: dict, as_json: bool) -> None:
@@ -30,21 +31,36 @@ def _print_status(report: dict, as_json: bool) -> None:
 
 
 def cmd_up(args) -> int:
-    was_running = control.is_running()
-    report = control.up(quiet=args.quiet)
+    if not settings().is_local:
+        return _aws_target(lab.up(quiet=args.quiet))
+    was_running = lab.status()["running"]
+    report = lab.up(quiet=args.quiet)
     if was_running:
         print("the local stack is already running; nothing to do.")
     _print_status(report, as_json=False)
     return 0
 
 
+def _aws_target(report: dict) -> int:
+    """`labkit up` on the aws target: nothing runs locally; check that the credentials reach AWS."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    print(f"target aws (region {report['region']}): there is nothing to start locally; the lab's calls go to AWS.")
+    try:
+        lab.check.stack_is_healthy()
+    except (BotoCoreError, ClientError) as error:
+        raise LabError(f"AWS does not accept this machine's credentials ({error}). Set them with `aws configure` "
+                       "(or AWS_PROFILE), or use the local target: LABKIT_TARGET=local.") from error
+    return 0
+
+
 def cmd_down(args) -> int:
-    print("local stack stopped." if control.down(quiet=args.quiet) else "the local stack was not running.")
+    print("local stack stopped." if lab.down(quiet=args.quiet) else "the local stack was not running.")
     return 0
 
 
 def cmd_status(args) -> int:
-    report = control.status()
+    report = lab.status()
     _print_status(report, args.json)
     return 0 if report["running"] else 3
 
@@ -82,7 +98,7 @@ def cmd_flink(args) -> int:
     if args.action == "create":
         apps.create(args.name)
     elif args.action == "run":
-        apps.run(args.name, from_latest_snapshot=args.from_latest_snapshot)
+        apps.run(args.name, from_latest_snapshot=not args.fresh)
     elif args.action == "stop":
         apps.stop(args.name, snapshot=not args.no_snapshot)
     elif args.action == "logs":
@@ -122,22 +138,8 @@ def cmd_teardown(args) -> int:
     return 2 if summary["failed"] else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="labkit", description="Lab 22 wind-farm course helper.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    up = sub.add_parser("up", help="start the local stack in the background (no-op if running)")
-    up.add_argument("--quiet", action="store_true", help="no progress bar")
-    up.set_defaults(run=cmd_up)
-
-    down = sub.add_parser("down", help="stop the local stack and everything it started")
-    down.add_argument("--quiet", action="store_true", help="no progress bar")
-    down.set_defaults(run=cmd_down)
-
-    status = sub.add_parser("status", help="is the local stack running, and where are its services")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.set_defaults(run=cmd_status)
-
+def _add_simulate(sub) -> None:
+    """`labkit simulate start|stop|status`: the Wind Turbine Simulator's page, as commands."""
     simulate = sub.add_parser("simulate", help="the Wind Turbine Simulator: send a data set to a Kinesis stream")
     actions = simulate.add_subparsers(dest="action", required=True)
     start = actions.add_parser("start", help="start sending (stops a run already going)")
@@ -150,15 +152,19 @@ def build_parser() -> argparse.ArgumentParser:
     sim_status.add_argument("--json", action="store_true", help="machine-readable output")
     simulate.set_defaults(run=cmd_simulate)
 
+
+def _add_flink(sub) -> None:
+    """`labkit flink create|run|stop|logs|status`: the Managed Flink console's actions."""
     flink = sub.add_parser("flink", help="the Flink applications (Managed Flink console actions)")
     flink_actions = flink.add_subparsers(dest="action", required=True)
     names = ", ".join((NAMES.anomaly_app, NAMES.max_speed_app))
     flink_actions.add_parser("create", help="upload the code and create the application").add_argument(
         "name", help=names)
-    flink_run = flink_actions.add_parser("run", help="run the application and wait until it is RUNNING")
+    flink_run = flink_actions.add_parser(
+        "run", help="run the application from its latest snapshot (console: Run) and wait until it is RUNNING")
     flink_run.add_argument("name", help=names)
-    flink_run.add_argument("--from-latest-snapshot", action="store_true",
-                           help="restore the latest snapshot (console: Run with latest snapshot)")
+    flink_run.add_argument("--fresh", action="store_true",
+                           help="start with empty state (console: Run without snapshot)")
     flink_stop = flink_actions.add_parser("stop", help="stop the application, taking a snapshot")
     flink_stop.add_argument("name", help=names)
     flink_stop.add_argument("--no-snapshot", action="store_true", help="stop without a snapshot (Force)")
@@ -169,6 +175,27 @@ def build_parser() -> argparse.ArgumentParser:
     flink_status.add_argument("name", nargs="?", help=f"one application (default: {names})")
     flink_status.add_argument("--json", action="store_true", help="machine-readable output")
     flink.set_defaults(run=cmd_flink)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labkit", description="Lab 22 wind-farm course helper.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start the local stack in the background (no-op if running; on the aws "
+                                   "target: check the credentials)")
+    up.add_argument("--quiet", action="store_true", help="no progress bar")
+    up.set_defaults(run=cmd_up)
+
+    down = sub.add_parser("down", help="stop the local stack and everything it started")
+    down.add_argument("--quiet", action="store_true", help="no progress bar")
+    down.set_defaults(run=cmd_down)
+
+    status = sub.add_parser("status", help="is the local stack running, and where are its services")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(run=cmd_status)
+
+    _add_simulate(sub)
+    _add_flink(sub)
 
     teardown = sub.add_parser("teardown", help="delete every resource tagged as the course's, and only those")
     teardown.add_argument("--yes", action="store_true", help="do not ask before deleting")
