@@ -156,6 +156,65 @@ class CourseSimulator:
         return simulate.stop()
 
 
+def _deploy_pipeline() -> None:
+    """Streams, AnomalyDetection (fresh), WindDataTable and AnalyticsDestinationFunction with its trigger."""
+    import labkit as lab
+    from labkit.config import NAMES
+
+    for name in (NAMES.wind_stream, NAMES.anomaly_stream):
+        lab.streams.create(name, quiet=True)
+    lab.apps.create(NAMES.anomaly_app)
+    lab.apps.run(NAMES.anomaly_app, from_latest_snapshot=False, quiet=True)
+    lab.tables.create(NAMES.wind_table, quiet=True)
+    lab.functions.deploy(NAMES.analytics_function, quiet=True)
+    lab.functions.add_trigger(NAMES.analytics_function, NAMES.anomaly_stream, quiet=True)
+
+
+def _watched_processes(stack: dict, producer: str) -> dict[str, list[psutil.Process]]:
+    """The processes whose CPU the run reports, by role."""
+    import labkit as lab
+
+    processes = stack_processes(stack["pid"], lab.status()["components"]["flink"]["processes"])
+    if producer == "simulator":
+        processes["simulator"] = children(stack["pid"], "labkit.local.simulator_process")
+    processes[f"bench process ({'bulk producer, ' if producer == 'bulk' else ''}arrival watch)"] = [psutil.Process()]
+    processes["lambda workers"] = children(stack["pid"], "worker.py")
+    return processes
+
+
+def _send_for(source, watch: "ArrivalWatch", minutes: float, producer: str) -> None:
+    """Let the producer send for `minutes`, printing progress every 30 s; stop if it stops early."""
+    sending_until = time.monotonic() + minutes * 60
+    while time.monotonic() < sending_until:
+        time.sleep(min(30.0, max(0.0, sending_until - time.monotonic())))
+        status = source.status()
+        recent = [latency for _, latency in watch.latencies[-500:]]
+        print(f"  sent {status['sent']:,} ({status['rate_actual']:,.0f} rec/s), sampled arrivals "
+              f"{len(watch.latencies):,}, waiting {len(watch.pending):,}, recent p50 "
+              f"{statistics.median(recent) if recent else float('nan'):.2f} s", flush=True)
+        if status["state"] != "running":
+            raise RuntimeError(f"the {producer} producer stopped early: {status['last_error']}")
+
+
+def _drain(watch: "ArrivalWatch") -> int:
+    """Wait (up to DRAIN_TIMEOUT_S) until the table holds every sent record; the table's item count."""
+    import labkit as lab
+    from labkit.config import NAMES
+    from labkit.errors import WaitTimedOut
+    from labkit.progress import wait_until
+
+    def drained() -> bool:
+        return lab.tables.describe(NAMES.wind_table)["item_count"] >= len(watch.sent_keys) and not watch.pending
+
+    try:
+        wait_until(drained, DRAIN_TIMEOUT_S, "WindDataTable to hold every record sent", interval_s=2.0)
+    except WaitTimedOut:
+        pass  # what did not arrive counts as lost in the result
+    watch.stop()
+    watch.read_sent_log()
+    return lab.tables.describe(NAMES.wind_table)["item_count"]  # exact locally; a scan takes minutes in moto
+
+
 def run(minutes: float = MINUTES, rate: float = RATE, sample_every: int = SAMPLE_EVERY,
         producer: str = "simulator") -> dict:
     """Measure with the course's simulator ("simulator") or the benchmark's load generator ("bulk")."""
@@ -164,53 +223,30 @@ def run(minutes: float = MINUTES, rate: float = RATE, sample_every: int = SAMPLE
     from labkit.config import NAMES
 
     with private_stack() as stack:
-        for name in (NAMES.wind_stream, NAMES.anomaly_stream):
-            lab.streams.create(name, quiet=True)
-        lab.apps.create(NAMES.anomaly_app)
-        lab.apps.run(NAMES.anomaly_app, from_latest_snapshot=False, quiet=True)
-        lab.tables.create(NAMES.wind_table, quiet=True)
-        lab.functions.deploy(NAMES.analytics_function, quiet=True)
-        lab.functions.add_trigger(NAMES.analytics_function, NAMES.anomaly_stream, quiet=True)
-
+        _deploy_pipeline()
         print(f"pipeline latency: {rate:,.0f} rec/s for {minutes:g} min from the {producer} producer", flush=True)
         source = (CourseSimulator(NAMES.wind_stream, rate) if producer == "simulator" else
                   BulkProducer(NAMES.wind_stream, rate, Path(stack["state_dir"])))
         started = source.start()
-        processes = stack_processes(stack["pid"], lab.status()["components"]["flink"]["processes"])
-        if producer == "simulator":
-            processes["simulator"] = children(stack["pid"], "labkit.local.simulator_process")
-        bench_role = f"bench process ({'bulk producer, ' if producer == 'bulk' else ''}arrival watch)"
-        processes[bench_role] = [psutil.Process()]
-        processes["lambda workers"] = children(stack["pid"], "worker.py")
+        processes = _watched_processes(stack, producer)
         cpu_before, cpu_at = cpu_seconds(processes), time.monotonic()
         watch = ArrivalWatch(client("dynamodb"), NAMES.wind_table, Path(started["sent_log"]), sample_every).start()
-        sending_until = time.monotonic() + minutes * 60
-        while time.monotonic() < sending_until:
-            time.sleep(min(30.0, max(0.0, sending_until - time.monotonic())))
-            status = source.status()
-            recent = [latency for _, latency in watch.latencies[-500:]]
-            print(f"  sent {status['sent']:,} ({status['rate_actual']:,.0f} rec/s), sampled arrivals "
-                  f"{len(watch.latencies):,}, waiting {len(watch.pending):,}, recent p50 "
-                  f"{statistics.median(recent) if recent else float('nan'):.2f} s", flush=True)
-            if status["state"] != "running":
-                raise RuntimeError(f"the {producer} producer stopped early: {status['last_error']}")
+        _send_for(source, watch, minutes, producer)
         processes["lambda workers"] = children(stack["pid"], "worker.py")  # started with the first batch; all its CPU counts
         cpu_after, cpu_until = cpu_seconds(processes), time.monotonic()
         behind = backlog()
         final = source.stop()
-        sent_seconds = minutes * 60
-
-        def drained() -> bool:
-            return lab.tables.describe(NAMES.wind_table)["item_count"] >= len(watch.sent_keys) and not watch.pending
-
-        deadline = time.monotonic() + DRAIN_TIMEOUT_S
-        while not drained() and time.monotonic() < deadline:
-            time.sleep(2.0)
-        watch.stop()
-        watch.read_sent_log()
-        items = lab.tables.describe(NAMES.wind_table)["item_count"]  # exact locally; a scan takes minutes in moto
+        items = _drain(watch)
         lab.apps.stop(NAMES.anomaly_app, snapshot=False, quiet=True)
+    cpu_share = {role: round((cpu_after[role] - cpu_before[role]) / (cpu_until - cpu_at), 2) for role in cpu_after}
+    result = _result(producer, minutes, rate, watch, started, final, items, behind, cpu_share)
+    save("pipeline_latency" if producer == "simulator" else "pipeline_latency_bulk", result)
+    return result
 
+
+def _result(producer: str, minutes: float, rate: float, watch: "ArrivalWatch", started: dict, final: dict,
+            items: int, behind: dict, cpu_share: dict) -> dict:
+    """The run's figures: latencies after the warm-up minute, losses, backlog and CPU shares."""
     sent_from = epoch(started["started_at"])
     latencies = sorted(latency for _, latency in watch.latencies)
     steady = sorted(latency for sent_at, latency in watch.latencies if sent_at >= sent_from + WARMUP_S)
@@ -218,10 +254,10 @@ def run(minutes: float = MINUTES, rate: float = RATE, sample_every: int = SAMPLE
     sent = len(watch.sent_keys)
     result = {
         "producer": producer, "minutes": minutes, "rate_target": rate,
-        "rate_actual": round(final["sent"] / sent_seconds),
+        "rate_actual": round(final["sent"] / (minutes * 60)),
         "sent": sent, "items": items, "lost": max(0, sent - items), "drain_timeout_s": DRAIN_TIMEOUT_S,
         "samples": len(latencies),
-        "sample_every": sample_every, "unseen_samples": len(watch.pending),
+        "sample_every": watch.sample_every, "unseen_samples": len(watch.pending),
         "warmup_s": WARMUP_S, "steady_samples": len(steady),
         "p50_s": round(percentile(steady, 0.50), 3), "p99_s": round(percentile(steady, 0.99), 3),
         "max_s": round(steady[-1], 3),
@@ -229,12 +265,10 @@ def run(minutes: float = MINUTES, rate: float = RATE, sample_every: int = SAMPLE
         "last_tenth_p50_s": round(statistics.median([lat for _, lat in watch.latencies[-max(1, len(latencies) // 10):]]), 3),
         "mean_poll_round_s": round(watch.round_s / max(1, watch.rounds) + POLL_S, 3),
         "backlog_when_sending_stopped": behind,
-        "cpu_share": {role: round((cpu_after[role] - cpu_before[role]) / (cpu_until - cpu_at), 2)
-                      for role in cpu_after},
+        "cpu_share": cpu_share,
         "goal": f"p99 <= {GOAL_P99_S:g} s and 0 records lost",
     }
     result["meets_goal"] = result["p99_s"] <= GOAL_P99_S and result["lost"] == 0
-    save("pipeline_latency" if producer == "simulator" else "pipeline_latency_bulk", result)
     return result
 
 
