@@ -52,24 +52,41 @@ def _stack_family(status: dict) -> list[psutil.Process]:
 
 
 @pytest.fixture(scope="session")
-def stock_moto_url():
-    """A stock moto server (no labkit fixes), to show the defects the fixes remove."""
+def stock_moto_url(tmp_path_factory):
+    """A stock moto server (no labkit patches), to show the defects the patches remove. It must answer an AWS
+    call before any test uses it, so a server that did not start fails the test instead of passing for a defect."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    output = tmp_path_factory.mktemp("stock-moto") / "server.log"
+    with open(output, "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                   stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    try:
+        _wait_for_stock_moto(process, url, output)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _wait_for_stock_moto(process: subprocess.Popen, url: str, output: Path, timeout_s: float = 30) -> None:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
+
+    kinesis = boto3.client("kinesis", endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
+                           aws_secret_access_key="test", config=Config(retries={"max_attempts": 1}))
+    deadline = time.monotonic() + timeout_s
+    while process.poll() is None and time.monotonic() < deadline:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
+            kinesis.list_streams()
+            return
+        except BotoCoreError:  # not listening yet
             time.sleep(0.2)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    running = process.poll() is None
+    state = f"did not answer in {timeout_s:.0f} s" if running else f"exited with code {process.returncode}"
+    tail = output.read_text(errors="replace")[-2000:]
+    pytest.fail(f"the stock moto server on {url} {state}; its output:\n{tail}", pytrace=False)
 
 
 def aws_client(service: str, endpoint_url: str):
