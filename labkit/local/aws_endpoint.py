@@ -1,4 +1,4 @@
-"""The local AWS API endpoint: moto's services on 127.0.0.1, with labkit's Kinesis fixes and faster dispatch.
+"""The local AWS API endpoint: moto's services on 127.0.0.1, with labkit's patches (moto_patches.py) applied.
 
 moto's own server (werkzeug's development server) closes the connection after every response, so each AWS
 call paid a new TCP connection and a new thread. The endpoint serves moto's application with waitress
@@ -13,7 +13,7 @@ from pathlib import Path
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from waitress.server import create_server
 
-from . import kinesis_fixes, moto_dispatch, persistence
+from . import moto_patches, persistence
 from ..config import LOCAL_HOST
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,8 @@ SERVER_THREADS = 8  # concurrent requests: the simulator, Flink's source and sin
 
 
 class AwsEndpoint:
-    """moto's server in this process; its state is restored at start and saved at stop."""
+    """moto's server in this process, patched; its state is restored at start and saved at stop, and the
+    patches are undone after the save."""
 
     name = "aws"
     blueprint = None
@@ -32,14 +33,14 @@ class AwsEndpoint:
         self.url = f"http://{LOCAL_HOST}:{port}"
         self.restored = False
         self._server = None
+        self._channels: dict = {}  # waitress's socket map: the listener, open connections, the wake-up channel
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        kinesis_fixes.apply()
-        moto_dispatch.apply()
+        moto_patches.apply()
         self.restored = persistence.restore(self.state_dir)
-        self._server = create_server(DomainDispatcherApplication(create_backend_app), host=LOCAL_HOST,
-                                     port=self.port, threads=SERVER_THREADS, connection_limit=1000,
+        self._server = create_server(DomainDispatcherApplication(create_backend_app), map=self._channels,
+                                     host=LOCAL_HOST, port=self.port, threads=SERVER_THREADS, connection_limit=1000,
                                      asyncore_use_poll=True, ident="labkit-aws", expose_tracebacks=False)
         self._thread = threading.Thread(target=self._server.run, name="aws-endpoint", daemon=True)
         self._thread.start()
@@ -47,13 +48,14 @@ class AwsEndpoint:
 
     def stop(self) -> None:
         if self._server:
-            while self._server._map:  # the listener, open connections and the wake-up channel
-                for channel in list(self._server._map.values()):
+            while self._channels:
+                for channel in list(self._channels.values()):
                     channel.handle_close()
             self._server.task_dispatcher.shutdown()
             self._thread.join(timeout=10)
             self._server = self._thread = None
         saved = persistence.save(self.state_dir)
+        moto_patches.undo()
         log.info("AWS endpoint state saved to %s", saved)
 
     def status(self) -> dict:

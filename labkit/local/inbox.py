@@ -1,46 +1,70 @@
 """The stack component "inbox": what each e-mail subscriber of each SNS topic received.
 
-moto accepts e-mail subscriptions and publishes to them without sending anything. This component records
-each delivery to an `email` or `email-json` subscription as it happens (recipient, topic, subject, body,
-time), in moto's SNS backend itself, so the inbox is saved and restored with the rest of the SNS state.
+moto accepts e-mail subscriptions and publishes to them without sending anything. This module's entry in
+the moto patch registry (moto_patches.py) records each delivery to an `email` or `email-json` subscription
+as it happens (recipient, topic, subject, body, time), in moto's SNS backend itself, so the inbox is saved
+and restored with the rest of the SNS state.
 GET /api/inbox lists it (optional filters: ?to=ADDRESS&topic=NAME).
 """
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime, timezone
 
 from flask import Blueprint, jsonify, request
 from moto.backends import get_backend
 from moto.sns.models import Subscription
+from moto.sns.utils import FilterPolicyMatcher
 
 from ..config import Settings
+from .moto_patches import Patch
 
 EMAIL_PROTOCOLS = ("email", "email-json")
 MAILBOX = "_labkit_mailbox"  # attribute of each SNSBackend: the list of delivered messages
 
 
-def _record_email(original):
+def _recording_email(original):
+    """Subscription.publish, then the message kept for the inbox when the subscription is an e-mail one."""
+    @functools.wraps(original)
     def publish(self: Subscription, message, message_id, subject=None, message_attributes=None, **kwargs):
         original(self, message, message_id, subject=subject, message_attributes=message_attributes, **kwargs)
-        if self.protocol not in EMAIL_PROTOCOLS:
-            return
-        if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(message_attributes,
-                                                                                              message):
-            return
-        if kwargs.get("message_structure") == "json":
-            message = self._parse_message_structure(message, self.protocol)
-        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        if self.protocol == "email-json":
-            message = json.dumps({"Type": "Notification", "MessageId": message_id, "TopicArn": self.topic.arn,
-                                  "Subject": subject, "Message": message, "Timestamp": now})
-        self.topic.sns_backend.__dict__.setdefault(MAILBOX, []).append({
-            "to": self.endpoint, "topic": self.topic.name, "topic_arn": self.topic.arn, "subject": subject,
-            "body": message, "time": now, "message_id": message_id,
-        })
+        if self.protocol in EMAIL_PROTOCOLS:
+            body = _email_body(self, message, message_attributes, kwargs.get("message_structure"))
+            if body is not None:
+                _keep(self, message_id, subject, body)
 
-    publish.__wrapped__ = original
     return publish
+
+
+def _email_body(subscription: Subscription, message: str, attributes, structure: str | None) -> str | None:
+    """What the subscriber receives, or None when its filter policy drops the message (as moto decided)."""
+    policy = subscription.attributes.get("FilterPolicy")
+    if policy and not FilterPolicyMatcher(json.loads(policy), subscription.attributes.get("FilterPolicyScope")
+                                          ).matches(attributes, message):
+        return None
+    if structure == "json":  # moto has checked that it parses and has the protocol's key or "default"
+        parsed = json.loads(message)
+        return parsed.get(subscription.protocol) or parsed["default"]
+    return message
+
+
+def _keep(subscription: Subscription, message_id: str, subject: str | None, body: str) -> None:
+    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    topic = subscription.topic
+    if subscription.protocol == "email-json":
+        body = json.dumps({"Type": "Notification", "MessageId": message_id, "TopicArn": topic.arn,
+                           "Subject": subject, "Message": body, "Timestamp": now})
+    topic.sns_backend.__dict__.setdefault(MAILBOX, []).append({
+        "to": subscription.endpoint, "topic": topic.name, "topic_arn": topic.arn, "subject": subject,
+        "body": body, "time": now, "message_id": message_id,
+    })
+
+
+def patches() -> list[Patch]:
+    return [Patch(Subscription, "publish", _recording_email(Subscription.publish),
+                  "moto delivers nothing to e-mail subscribers; here each delivery is kept for the inbox",
+                  "test_a_message_published_to_a_topic_reaches_its_email_inbox")]
 
 
 def messages(to: str | None = None, topic: str | None = None) -> list[dict]:
@@ -66,8 +90,7 @@ class Inbox:
         return jsonify(messages(request.args.get("to"), request.args.get("topic")))
 
     def start(self) -> None:
-        if not hasattr(Subscription.publish, "__wrapped__"):
-            Subscription.publish = _record_email(Subscription.publish)
+        """Nothing to start: deliveries are recorded by the patch to moto's SNS (`patches()`)."""
 
     def stop(self) -> None:
         """Nothing to stop: the messages live in moto's SNS state, saved with it."""

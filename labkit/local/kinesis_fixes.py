@@ -1,7 +1,7 @@
-"""Fixes for moto's Kinesis that the lab depends on (tested against the pinned moto version).
+"""Fixes for moto's Kinesis that the lab depends on: entries of the moto patch registry (moto_patches.py).
 
 Measured defects of stock moto 5.2.5, and what this module does about each:
-- put path not thread-safe (concurrent producers lose records): every write takes the stream's lock;
+- put path not thread-safe (concurrent producers lose records): every put and read takes the stream's lock;
 - put cost grows with stream length (list(keys) per put): sequence numbers come from a counter;
 - get_records scans the shard from its start: records sit in a list indexed by sequence number;
 - retention is never applied: records older than the stream's retention period are trimmed;
@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import binascii
 import bisect
+import functools
 import threading
 import time
 from collections import OrderedDict
 from typing import Any
 
-import moto
 from moto.kinesis import models
 from moto.kinesis.exceptions import InvalidArgumentError
 from moto.kinesis.utils import decompose_shard_iterator
 
-PINNED_MOTO = "5.2.5"
+from .moto_patches import Patch
+
 clock = time.time  # replaced in tests to age records past their retention
 
 
@@ -128,17 +129,8 @@ def _stream_put_record(self: models.Stream, partition_key: str, explicit_hash_ke
         return shard.put_record(partition_key, data, explicit_hash_key), shard.shard_id
 
 
-def _locked(original):
-    def wrapper(self, stream_arn, stream_name, *args, **kwargs):
-        stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
-        with _stream_lock(stream):
-            return original(self, stream_arn, stream_name, *args, **kwargs)
-
-    wrapper.__wrapped__ = original
-    return wrapper
-
-
 def _checked_get_records(original):
+    @functools.wraps(original)
     def get_records(self, stream_arn, shard_iterator, limit):
         try:
             stream_name, shard_id, last = decompose_shard_iterator(shard_iterator)
@@ -150,7 +142,6 @@ def _checked_get_records(original):
             _apply_retention(stream)
             return original(self, stream_arn, shard_iterator, limit)
 
-    get_records.__wrapped__ = original
     return get_records
 
 
@@ -160,41 +151,28 @@ def _stream_getstate(self: models.Stream) -> dict[str, Any]:
     return state
 
 
-def patches() -> list[tuple[object, str, object]]:
-    """(owner, attribute, replacement) for every fix, against the currently installed moto."""
-    backend = models.KinesisBackend
+def patches() -> list[Patch]:
+    """The fixes, against the installed (stock) moto."""
+    log_fix = ("stock moto keeps a shard's records in a dict: every put lists its keys (cost grows with the "
+               "stream) and every read scans it from the start; here a list indexed by sequence number")
+    tail = "test_reading_the_tail_of_a_long_shard_does_not_rescan_it"
     return [
-        (models.Shard, "records", property(_records_view, _reset_records)),
-        (models.Shard, "put_record", _put_record),
-        (models.Shard, "get_records", _get_records),
-        (models.Shard, "get_min_sequence_number", _min_sequence),
-        (models.Shard, "get_max_sequence_number", _max_sequence),
-        (models.Shard, "get_sequence_number_at", _sequence_at),
-        (models.Stream, "put_record", _stream_put_record),
-        (models.Stream, "__getstate__", _stream_getstate),
-        (backend, "put_records", _locked(backend.put_records)),
-        (backend, "get_records", _checked_get_records(backend.get_records)),
+        Patch(models.Shard, "records", property(_records_view, _reset_records), log_fix, tail),
+        Patch(models.Shard, "put_record", _put_record, log_fix,
+              "test_a_put_costs_the_same_memory_at_any_stream_length"),
+        Patch(models.Shard, "get_records", _get_records, log_fix, tail),
+        Patch(models.Shard, "get_min_sequence_number", _min_sequence, log_fix, tail),
+        Patch(models.Shard, "get_max_sequence_number", _max_sequence, log_fix, tail),
+        Patch(models.Shard, "get_sequence_number_at", _sequence_at, log_fix, tail),
+        Patch(models.Stream, "put_record", _stream_put_record,
+              "stock moto's put is not thread-safe and invokes mapped Lambdas synchronously (with Docker); "
+              "here a put holds the stream's lock, applies retention, and leaves delivery to labkit's poller",
+              "test_concurrent_puts_get_distinct_sequence_numbers"),
+        Patch(models.Stream, "__getstate__", _stream_getstate,
+              "the stream's lock (added here) cannot be pickled when the stack saves its state",
+              "test_a_stream_that_was_written_pickles"),
+        Patch(models.KinesisBackend, "get_records", _checked_get_records(models.KinesisBackend.get_records),
+              "stock moto answers HTTP 500 to an invalid shard iterator and never applies retention; here "
+              "InvalidArgumentException, and a read holds the stream's lock and trims expired records",
+              "test_an_invalid_shard_iterator_is_an_invalid_argument"),
     ]
-
-
-_MISSING = object()
-_originals: list[tuple[object, str, object]] = []
-
-
-def apply() -> None:
-    """Patch moto's Kinesis in this process (idempotent)."""
-    if _originals:
-        return
-    if moto.__version__ != PINNED_MOTO:
-        raise RuntimeError(
-            f"labkit's Kinesis fixes are tested against moto {PINNED_MOTO}, found {moto.__version__}; "
-            "reinstall the project (`make setup`)."
-        )
-    for owner, name, replacement in patches():
-        _originals.append((owner, name, owner.__dict__.get(name, _MISSING)))
-        setattr(owner, name, replacement)
-
-
-def originals() -> list[tuple[object, str, object]]:
-    """(owner, attribute, stock value or None if it had none) for every applied fix; empty if not applied."""
-    return [(owner, name, None if value is _MISSING else value) for owner, name, value in _originals]

@@ -31,6 +31,8 @@ from moto.core.exceptions import JsonRESTError
 from moto.kinesis.models import KinesisBackend
 
 from ...config import Settings
+from .. import moto_patches
+from ..moto_patches import Patch
 from . import definitions
 from .esm import Mappings
 from .logs import FunctionLogs
@@ -41,7 +43,6 @@ MAX_IDLE = 8  # warm environments kept across all functions
 LOG_TAIL_BYTES = 4096  # what `invoke(LogType="Tail")` returns, like Lambda
 
 log = logging.getLogger(__name__)
-_active: "LambdaRuntime | None" = None  # the runtime moto's patched methods hand their work to
 
 
 class _CannotRun(Exception):
@@ -73,20 +74,17 @@ class LambdaRuntime:
         return self.folder / "definitions.json"
 
     def start(self) -> None:
-        global _active
         self.restored = definitions.restore(self._definitions)
-        _patch_moto()
-        _active = self
+        moto_patches.attach(self.name, self)  # after the restore, which must not start pollers one by one
         self.mappings.sync()
         threading.Thread(target=self._housekeeping, daemon=True, name="lambda-housekeeping").start()
         log.info("Lambda runtime ready (%d functions and mappings restored)", self.restored)
 
     def stop(self) -> None:
-        global _active
         self._stopping.set()
         self.mappings.stop_all()
         saved = definitions.save(self._definitions)
-        _active = None
+        moto_patches.detach(self.name)
         self._events.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             workers, self._idle, self._busy = [*self._idle, *self._busy], [], set()
@@ -214,14 +212,12 @@ class LambdaRuntime:
                 worker.stop()
 
 
-# ---- moto patches ---------------------------------------------------------------------------------------
+# ---- moto patches (entries of the registry in ../moto_patches.py) ------------------------------------------
 
 
 def _invoke(fn: LambdaFunction, body, request_headers, response_headers) -> bytes:
     """LambdaFunction.invoke, run by labkit: same request and response as Lambda's Invoke API."""
-    runtime = _active
-    if runtime is None:
-        raise JsonRESTError("ServiceException", "The labkit Lambda runtime is not running; restart the stack.")
+    runtime = moto_patches.component(LambdaRuntime.name)
     event_json = (body.decode("utf-8") if isinstance(body, bytes) else body) or "{}"
     try:
         json.loads(event_json)
@@ -243,41 +239,48 @@ def _invoke(fn: LambdaFunction, body, request_headers, response_headers) -> byte
 
 
 def _then(original, action):
-    """`original`, followed by `action(runtime, *args)` when the runtime is running."""
+    """`original`, then `action(runtime, result, *args)` when the runtime is running."""
     @functools.wraps(original)
     def wrapper(self, *args, **kwargs):
         result = original(self, *args, **kwargs)
-        if _active is not None:
-            action(_active, *args)
+        runtime = moto_patches.component(LambdaRuntime.name, required=False)
+        if runtime is not None:
+            action(runtime, result, *args)
         return result
 
-    wrapper.__labkit__ = True
     return wrapper
 
 
-def _patch_moto() -> None:
-    """Route moto's Lambda invocations and mapping changes to the running runtime (idempotent)."""
-    if getattr(LambdaBackend.create_event_source_mapping, "__labkit__", False):
-        return
-    LambdaFunction.invoke = _invoke
-    for method in ("create_event_source_mapping", "update_event_source_mapping", "delete_event_source_mapping"):
-        setattr(LambdaBackend, method,
-                _then(getattr(LambdaBackend, method), lambda runtime, *_: runtime.mappings.sync()))
-    LambdaBackend.delete_function = _then(LambdaBackend.delete_function,
-                                          lambda runtime, name, *_: runtime.forget_function(_function_name(name)))
-    KinesisBackend.delete_stream = _stream_deleted(KinesisBackend.delete_stream)
+def _sync_mappings(runtime: LambdaRuntime, *_) -> None:
+    runtime.mappings.sync()
 
 
-def _stream_deleted(original):
-    """KinesisBackend.delete_stream, then the mappings of that stream start over (see esm.py)."""
-    @functools.wraps(original)
-    def delete_stream(self, *args, **kwargs):
-        stream = original(self, *args, **kwargs)
-        if _active is not None:
-            _active.mappings.stream_deleted(stream.arn)
-        return stream
+def _forget_function(runtime: LambdaRuntime, _, name_or_arn: str, *__) -> None:
+    runtime.forget_function(_function_name(name_or_arn))
 
-    return delete_stream
+
+def _restart_stream_mappings(runtime: LambdaRuntime, stream, *_) -> None:
+    runtime.mappings.stream_deleted(stream.arn)
+
+
+def patches() -> list[Patch]:
+    """Route moto's Lambda invocations and mapping changes to the running runtime."""
+    mapping_changed = ("stock moto polls nothing for event source mappings (it invokes inside PutRecord); "
+                       "here the runtime's pollers start and stop with the mapping")
+    return [
+        Patch(LambdaFunction, "invoke", _invoke, "stock moto runs a function in Docker; here the labkit runtime "
+              "runs the handler file in a worker process", "test_invoke_runs_the_handler_file"),
+        *(Patch(LambdaBackend, method, _then(getattr(LambdaBackend, method), _sync_mappings), mapping_changed,
+                "test_each_change_to_a_mapping_reaches_its_pollers")
+          for method in ("create_event_source_mapping", "update_event_source_mapping",
+                         "delete_event_source_mapping")),
+        Patch(LambdaBackend, "delete_function", _then(LambdaBackend.delete_function, _forget_function),
+              "a deleted function's warm execution environments must stop",
+              "test_deleting_a_function_stops_its_environments"),
+        Patch(KinesisBackend, "delete_stream", _then(KinesisBackend.delete_stream, _restart_stream_mappings),
+              "the mappings of a deleted stream must read the next stream of that name from its start (esm.py)",
+              "test_deleting_a_stream_restarts_its_mappings"),
+    ]
 
 
 def _function_name(name_or_arn: str) -> str:
