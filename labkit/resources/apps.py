@@ -2,7 +2,7 @@
 (fresh or with the latest snapshot), stop (with a snapshot), status, snapshots, logs, dashboard.
 
 The same kinesisanalyticsv2 calls serve both targets; on `local` the stack runs the applications on its
-Flink session cluster (labkit/local/managed_flink.py).
+Flink session cluster (labkit/local/managed_flink/).
 """
 from __future__ import annotations
 

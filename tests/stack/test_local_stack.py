@@ -57,7 +57,7 @@ def test_four_concurrent_producers_lose_nothing(stack):
     _assert_complete(records, PER_PRODUCER)
 
 
-@pytest.mark.xfail(strict=True, reason="stock moto's put path is not thread-safe")
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="stock moto's put path is not thread-safe")
 def test_stock_moto_loses_records_under_concurrent_producers(stock_moto_url):
     records = _concurrent_put_and_read_back(stock_moto_url, "ConcurrentProducers", 2_500)
     _assert_complete(records, 2_500)

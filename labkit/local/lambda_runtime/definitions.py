@@ -64,7 +64,7 @@ def save(path: Path) -> int:
     for account, regions in list(get_backend("lambda").items()):
         for region, backend in list(regions.items()):
             functions = [_function(fn) for fn in backend.list_functions() if getattr(fn, "code_bytes", None)]
-            mappings = [_mapping(esm) for esm in backend._event_source_mappings.values()]
+            mappings = [_mapping(esm) for esm in backend.list_event_source_mappings("", "")]
             if functions or mappings:
                 accounts.append({"account": account, "region": region, "functions": functions, "mappings": mappings})
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,9 +94,9 @@ def restore(path: Path) -> int:
             except Exception as error:  # e.g. its stream or function is gone
                 log.warning("could not restore event source mapping %s: %s", saved_id, error)
                 continue
-            backend._event_source_mappings.pop(esm.uuid)
+            backend.delete_event_source_mapping(esm.uuid)
             esm.uuid = saved_id
             esm.arn = make_event_source_mapping_arn(entry["region"], entry["account"], saved_id)
-            backend._event_source_mappings[saved_id] = esm
+            backend._event_source_mappings[saved_id] = esm  # moto has no public way to keep a mapping's UUID
             restored += 1
     return restored

@@ -389,7 +389,7 @@ class Mappings:
         found = {}
         for account, regions in list(get_backend("lambda").items()):
             for region, backend in list(regions.items()):
-                for esm in list(backend._event_source_mappings.values()):
+                for esm in backend.list_event_source_mappings("", ""):
                     if esm.event_source_arn.split(":")[2] == "kinesis":
                         found[esm.uuid] = (account, region, esm)
         return found
