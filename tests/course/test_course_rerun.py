@@ -31,11 +31,16 @@ def test_notebooks_00_to_05_pass_twice_in_a_row_on_one_stack(stack, tmp_path):
         "each run mails its own three anomalies, once"
 
 
-def test_notebook_02_waits_for_the_resumed_application_after_a_restart(stack, tmp_path):
+def anomaly_detection_running(folder) -> None:
+    """The course up to a running AnomalyDetection (notebooks 00-02), unless earlier tests left it so."""
     if not apps.exists("AnomalyDetection") or apps.status("AnomalyDetection") != "RUNNING":
-        for number in ("00", "01", "02"):  # when run alone: the course up to a running AnomalyDetection
-            course.execute(notebook(number), tmp_path / "before", course.HEADLESS)
+        for number in ("00", "01", "02"):
+            course.execute(notebook(number), folder, course.HEADLESS)
     assert apps.status("AnomalyDetection") == "RUNNING"
+
+
+def test_notebook_02_waits_for_the_resumed_application_after_a_restart(stack, tmp_path):
+    anomaly_detection_running(tmp_path / "before")
     labkit.down(quiet=True)
     labkit.up(quiet=True)
     course.execute(notebook("02"), tmp_path, course.HEADLESS)
@@ -43,6 +48,7 @@ def test_notebook_02_waits_for_the_resumed_application_after_a_restart(stack, tm
 
 
 def test_live_pace_of_notebook_03_shows_at_least_30_seconds_of_event_time(stack, tmp_path):
+    anomaly_detection_running(tmp_path / "before")
     source = nbformat.read(notebook("03"), as_version=4)
     source.cells.append(new_code_cell(  # a probe after the notebook's own cells: how long the plot's data spans
         'sent_ids = set(sent)\nshown = scores[scores["event_id"].isin(sent_ids)]\n'
