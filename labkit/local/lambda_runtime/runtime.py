@@ -1,7 +1,8 @@
 """The stack component "lambda": moto holds the Lambda control plane, this runs the functions.
 
 - `invoke` (the console's Test button, boto3 `invoke` with RequestResponse, Event or DryRun) runs the
-  handler through an execution environment (worker.py) instead of moto's Docker containers;
+  handler through an execution environment (worker.py) instead of moto's Docker containers, with only what
+  AWS's python3.11 runtime holds: the standard library, boto3 and its dependencies (python_runtime.py);
 - event source mappings created, updated, disabled or deleted with the ordinary boto3 calls start and
   stop their pollers (esm.py) at once; deleting a stream makes its mappings start over on the next one;
 - function logs go to CloudWatch Logs on the local endpoint and to a file per function (logs.py);
@@ -33,7 +34,7 @@ from moto.kinesis.models import KinesisBackend
 from ...config import Settings
 from .. import moto_patches
 from ..moto_patches import Patch
-from . import definitions
+from . import definitions, python_runtime
 from .esm import Mappings
 from .logs import FunctionLogs
 from .worker import FunctionSpec, Invocation, Worker
@@ -60,6 +61,7 @@ class LambdaRuntime:
     def __init__(self, s: Settings):
         self.settings = s
         self.folder = s.state_dir / "lambda"
+        self.packages = self.folder / "python3.11-runtime"  # boto3 and its dependencies only (python_runtime.py)
         self.logs = FunctionLogs(self.folder / "logs")
         self.mappings = Mappings(self.folder / "checkpoints", s.endpoint_url, self._invoke_for_mapping, self.logs.note)
         self.restored = 0
@@ -74,6 +76,7 @@ class LambdaRuntime:
         return self.folder / "definitions.json"
 
     def start(self) -> None:
+        python_runtime.build(self.packages)
         self.restored = definitions.restore(self._definitions)
         moto_patches.attach(self.name, self)  # after the restore, which must not start pollers one by one
         self.mappings.sync()
@@ -162,6 +165,8 @@ class LambdaRuntime:
     # ---- execution environments ---------------------------------------------------------------------
     def _acquire(self, spec: FunctionSpec) -> Worker:
         with self._lock:
+            if not self.packages.exists():  # invoked without start() (tests of the moto patches)
+                python_runtime.build(self.packages)
             for worker in self._idle:
                 if worker.spec == spec and worker.alive:
                     self._idle.remove(worker)
@@ -172,7 +177,7 @@ class LambdaRuntime:
         for worker in outdated:
             worker.stop()
         region = spec.arn.split(":")[3]
-        worker = Worker(spec, region, self.settings.endpoint_url, self._stray_output)
+        worker = Worker(spec, region, self.settings.endpoint_url, self.packages, self._stray_output)
         with self._lock:
             self._busy.add(worker)
         return worker

@@ -1,6 +1,8 @@
 """One Lambda execution environment: a Python process that runs ONE function's handler file.
 
-The parent side (`Worker`) starts `python -I worker.py` with Lambda's environment variables, sends it one
+The parent side (`Worker`) starts `python -I -S worker.py PACKAGES` with Lambda's environment variables
+(no site-packages: the handler imports only the standard library, the runtime's PACKAGES folder of boto3 and
+its dependencies, built by python_runtime.py, and its own code, as on AWS), sends it one
 invocation at a time as a JSON line and reads the result back; it enforces the function's timeout and
 formats the invocation's log the way Lambda does (START / END / REPORT). The child side (`serve`, run
 when this file is executed) imports the handler from the unzipped code, calls it with the event and a
@@ -88,14 +90,14 @@ def lambda_environment(spec: FunctionSpec, region: str, endpoint_url: str, log_s
 class Worker:
     """A running execution environment of one function version (parent side)."""
 
-    def __init__(self, spec: FunctionSpec, region: str, endpoint_url: str, on_stray_output):
+    def __init__(self, spec: FunctionSpec, region: str, endpoint_url: str, packages: Path, on_stray_output):
         self.spec = spec
         self.log_stream = f"{time.strftime('%Y/%m/%d', time.gmtime())}/[$LATEST]{uuid.uuid4().hex}"
         self.last_used = time.monotonic()
         self._replies: queue.Queue = queue.Queue()
         started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-I", __file__],
+            [sys.executable, "-I", "-S", __file__, str(packages)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             cwd=spec.code_dir, env=lambda_environment(spec, region, endpoint_url, self.log_stream),
             text=True, encoding="utf-8",
@@ -320,7 +322,7 @@ def serve() -> None:
     handler_stream.setFormatter(_LambdaFormatter(capture))
     root.addHandler(handler_stream)
     root.setLevel(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "WARNING").upper())
-    sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
+    sys.path[:0] = [os.environ["LAMBDA_TASK_ROOT"], sys.argv[1]]  # the function's code, then boto3 & co.
 
     handler, init_error = _load_handler(capture)
     replies.write(json.dumps({"ready": True, "log": capture.take()}) + "\n")
