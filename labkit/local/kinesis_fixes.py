@@ -8,24 +8,38 @@ Measured defects of stock moto 5.2.5, and what this module does about each:
 - an invalid shard iterator gives HTTP 500: it gives InvalidArgumentException;
 - moto invokes mapped Lambdas synchronously inside PutRecord: switched off, the labkit Lambda
   runtime polls the stream like AWS's event source mappings do.
+
+And a limit stock moto does not have: with LABKIT_KINESIS_LIMITS=on in the stack's environment, each shard
+serves what an AWS shard serves — 5 GetRecords calls and 2 MiB of reads a second, 1,000 records and 1 MiB of
+writes a second — and answers beyond that as AWS does, with ProvisionedThroughputExceededException: the whole
+GetRecords or PutRecord call, or the refused entries of a PutRecords (ErrorCode, counted in FailedRecordCount).
+Calls and writes count over a sliding second; read bytes come from a budget of 2 MiB refilled at 2 MiB/s, so a
+read far over it (GetRecords may return up to 10 MiB) holds the shard's next reads back for seconds, like AWS.
 """
 from __future__ import annotations
 
 import binascii
 import bisect
 import functools
+import os
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any
 
+from moto.core.exceptions import JsonRESTError
 from moto.kinesis import models
-from moto.kinesis.exceptions import InvalidArgumentError
+from moto.kinesis.exceptions import (InvalidArgumentError, RecordSizeExceedsLimit, TooManyRecords,
+                                     TotalRecordsSizeExceedsLimit)
 from moto.kinesis.utils import decompose_shard_iterator
 
 from .moto_patches import Patch
 
 clock = time.time  # replaced in tests to age records past their retention
+
+LIMITS_SETTING = "LABKIT_KINESIS_LIMITS"  # "on": each shard keeps AWS's throughput limits (default off)
+READS_PER_S, READ_BYTES_PER_S = 5, 2 * 2**20  # per shard, AWS's numbers
+WRITES_PER_S, WRITE_BYTES_PER_S = 1000, 2**20
 
 
 class ShardLog:
@@ -121,12 +135,101 @@ def _apply_retention(stream: models.Stream) -> None:
         _log(shard).trim_older_than(cutoff)
 
 
+# ---- AWS's per-shard limits (LABKIT_KINESIS_LIMITS=on) ----------------------------------------------------
+
+
+def limits_on() -> bool:
+    """Read at every call, so a test can switch the limits for one process."""
+    return os.environ.get(LIMITS_SETTING, "off").strip().lower() in ("on", "1", "true", "yes")
+
+
+class ThroughputExceeded(JsonRESTError):
+    def __init__(self, shard_id: str, stream: models.Stream):
+        super().__init__("ProvisionedThroughputExceededException",
+                         f"Rate exceeded for shard {shard_id} in stream {stream.stream_name} under account "
+                         f"{stream.account_id}.")
+
+
+class ShardMeter:
+    """What one shard served lately: read calls and written records over the last second, read bytes as a budget."""
+
+    def __init__(self) -> None:
+        self.reads: deque[float] = deque()
+        self.writes: deque[tuple[float, int]] = deque()  # (time, bytes) of each record written
+        self.written_bytes = 0
+        self.read_budget, self.budget_at = float(READ_BYTES_PER_S), clock()
+
+    def admit_read(self, now: float) -> bool:
+        while self.reads and self.reads[0] <= now - 1:
+            self.reads.popleft()
+        self.read_budget = min(READ_BYTES_PER_S, self.read_budget + (now - self.budget_at) * READ_BYTES_PER_S)
+        self.budget_at = now
+        if len(self.reads) >= READS_PER_S or self.read_budget <= 0:
+            return False
+        self.reads.append(now)
+        return True
+
+    def admit_write(self, now: float, size: int) -> bool:
+        while self.writes and self.writes[0][0] <= now - 1:
+            self.written_bytes -= self.writes.popleft()[1]
+        if len(self.writes) >= WRITES_PER_S or self.written_bytes + size > WRITE_BYTES_PER_S:
+            return False
+        self.writes.append((now, size))
+        self.written_bytes += size
+        return True
+
+
+def _meter(shard: models.Shard) -> ShardMeter:
+    if "_labkit_meter" not in shard.__dict__:
+        shard.__dict__["_labkit_meter"] = ShardMeter()
+    return shard.__dict__["_labkit_meter"]
+
+
+def _size(partition_key: str, data: str) -> int:
+    """A record's size as Kinesis counts it: its data (here base64 text) plus its partition key."""
+    return len(data) * 3 // 4 - data[-2:].count("=") + len(partition_key or "")
+
+
+# ---- the put and read paths ----------------------------------------------------------------------------
+
+
 def _stream_put_record(self: models.Stream, partition_key: str, explicit_hash_key: str, data: str):
     """Store the record; no synchronous Lambda call (the labkit Lambda runtime owns delivery)."""
     with _stream_lock(self):
         _apply_retention(self)
         shard = self.get_shard_for_key(partition_key, explicit_hash_key)
+        if limits_on() and not _meter(shard).admit_write(clock(), _size(partition_key, data)):
+            raise ThroughputExceeded(shard.shard_id, self)
         return shard.put_record(partition_key, data, explicit_hash_key), shard.shard_id
+
+
+def _put_records(self: models.KinesisBackend, stream_arn: str, stream_name: str, records: list[dict]) -> dict:
+    """moto's PutRecords, with AWS's per-entry failures: a refused entry gets an ErrorCode, the others go in."""
+    stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+    if len(records) > 500:
+        raise TooManyRecords
+    sizes = [_size(r.get("PartitionKey", ""), r.get("Data", "")) for r in records]
+    if sum(sizes) > 5 * 2**20:
+        raise TotalRecordsSizeExceedsLimit
+    too_big = next((i for i, size in enumerate(sizes) if size > 2**20), None)
+    if too_big is not None:
+        raise RecordSizeExceedsLimit(position=too_big + 1)
+    response: dict[str, Any] = {"FailedRecordCount": 0, "Records": []}
+    accepted_bytes = 0
+    for record, size in zip(records, sizes):
+        try:
+            sequence_number, shard_id = stream.put_record(record.get("PartitionKey"), record.get("ExplicitHashKey"),
+                                                          record.get("Data"))
+        except ThroughputExceeded as refused:
+            response["FailedRecordCount"] += 1
+            response["Records"].append({"ErrorCode": refused.error_type, "ErrorMessage": refused.message})
+            continue
+        accepted_bytes += size
+        response["Records"].append({"SequenceNumber": sequence_number, "ShardId": shard_id})
+    accepted = len(records) - response["FailedRecordCount"]
+    if accepted:
+        self._send_stream_metrics(stream.stream_name, incoming_bytes=accepted_bytes, incoming_records=accepted)
+    return response
 
 
 def _checked_get_records(original):
@@ -140,7 +243,14 @@ def _checked_get_records(original):
         stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
         with _stream_lock(stream):
             _apply_retention(stream)
-            return original(self, stream_arn, shard_iterator, limit)
+            if not limits_on():
+                return original(self, stream_arn, shard_iterator, limit)
+            meter = _meter(stream.get_shard(shard_id))
+            if not meter.admit_read(clock()):
+                raise ThroughputExceeded(shard_id, stream)
+            result = original(self, stream_arn, shard_iterator, limit)
+            meter.read_budget -= sum(_size(r.partition_key, r.data) for r in result[1])
+            return result
 
     return get_records
 
@@ -166,13 +276,19 @@ def patches() -> list[Patch]:
         Patch(models.Shard, "get_sequence_number_at", _sequence_at, log_fix, tail),
         Patch(models.Stream, "put_record", _stream_put_record,
               "stock moto's put is not thread-safe and invokes mapped Lambdas synchronously (with Docker); "
-              "here a put holds the stream's lock, applies retention, and leaves delivery to labkit's poller",
+              "here a put holds the stream's lock, applies retention, leaves delivery to labkit's poller and "
+              "(limits on) keeps the shard's write limit",
               "test_concurrent_puts_get_distinct_sequence_numbers"),
         Patch(models.Stream, "__getstate__", _stream_getstate,
               "the stream's lock (added here) cannot be pickled when the stack saves its state",
               "test_a_stream_that_was_written_pickles"),
         Patch(models.KinesisBackend, "get_records", _checked_get_records(models.KinesisBackend.get_records),
-              "stock moto answers HTTP 500 to an invalid shard iterator and never applies retention; here "
-              "InvalidArgumentException, and a read holds the stream's lock and trims expired records",
+              "stock moto answers HTTP 500 to an invalid shard iterator, never applies retention and serves any "
+              "number of reads; here InvalidArgumentException, a read holds the stream's lock and trims expired "
+              "records, and (limits on) a shard serves 5 calls and 2 MiB a second",
               "test_an_invalid_shard_iterator_is_an_invalid_argument"),
+        Patch(models.KinesisBackend, "put_records", _put_records,
+              "stock moto accepts every entry of PutRecords; here (limits on) entries beyond a shard's 1,000 "
+              "records or 1 MiB a second fail with ProvisionedThroughputExceededException, as on AWS",
+              "test_put_records_beyond_a_shards_write_limit_fail_entry_by_entry"),
     ]

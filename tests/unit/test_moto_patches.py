@@ -194,6 +194,75 @@ def test_an_invalid_shard_iterator_is_an_invalid_argument(kinesis):
     assert error.value.response["Error"]["Code"] == "InvalidArgumentException"
 
 
+@pytest.fixture
+def limits_on(monkeypatch):
+    """The stack's setting LABKIT_KINESIS_LIMITS=on, and a client that does not retry what is refused."""
+    from botocore.config import Config
+
+    monkeypatch.setenv(kinesis_fixes.LIMITS_SETTING, "on")
+    return boto3.client("kinesis", region_name="us-east-1", config=Config(retries={"total_max_attempts": 1}))
+
+
+def _code(call) -> str | None:
+    try:
+        call()
+    except ClientError as error:
+        return error.response["Error"]["Code"]
+    return None
+
+
+@proves("moto.kinesis.models.KinesisBackend.get_records", raises=AssertionError)
+def test_a_sixth_get_records_within_a_second_on_one_shard_is_throttled(kinesis, limits_on):
+    _fill(kinesis, 3)
+    iterator = _iterator(kinesis)
+    started = time.monotonic()
+    codes = [_code(lambda: limits_on.get_records(ShardIterator=iterator)) for _ in range(6)]
+    assert time.monotonic() - started < 1, "the six calls took more than a second: cannot judge the limit"
+    assert codes == [None] * 5 + ["ProvisionedThroughputExceededException"]
+    time.sleep(1.05)
+    assert len(limits_on.get_records(ShardIterator=iterator)["Records"]) == 3
+
+
+@proves("moto.kinesis.models.KinesisBackend.get_records", raises=AssertionError)
+def test_reading_more_than_2_mib_a_second_from_a_shard_holds_the_next_read_back(kinesis, limits_on, monkeypatch):
+    monkeypatch.setenv(kinesis_fixes.LIMITS_SETTING, "off")  # 3 MiB in at once, beyond the write limit
+    kinesis.put_records(StreamName="s", Records=[{"Data": b"x" * (2**20 - 1), "PartitionKey": "p"}] * 3)
+    monkeypatch.setenv(kinesis_fixes.LIMITS_SETTING, "on")
+    iterator = _iterator(kinesis)
+    first = limits_on.get_records(ShardIterator=iterator)
+    assert len(first["Records"]) == 3
+    assert _code(lambda: limits_on.get_records(ShardIterator=first["NextShardIterator"])) == (
+        "ProvisionedThroughputExceededException")
+
+
+@proves("moto.kinesis.models.KinesisBackend.put_records", "moto.kinesis.models.Stream.put_record",
+        raises=AssertionError)
+def test_put_records_beyond_a_shards_write_limit_fail_entry_by_entry(kinesis, limits_on):
+    answers = [limits_on.put_records(StreamName="s", Records=[{"Data": b"%d" % i, "PartitionKey": "p"}
+                                                              for i in range(count)]) for count in (500, 500, 100)]
+    assert [a["FailedRecordCount"] for a in answers] == [0, 0, 100]
+    assert {r.get("ErrorCode") for r in answers[2]["Records"]} == {"ProvisionedThroughputExceededException"}
+    assert answers[2]["Records"][0]["ErrorMessage"] == (
+        "Rate exceeded for shard shardId-000000000000 in stream s under account 123456789012.")
+    stored = kinesis.get_records(ShardIterator=_iterator(kinesis), Limit=10_000)["Records"]
+    assert len(stored) == 1000, "a refused entry must not be stored"
+
+
+@proves("moto.kinesis.models.Stream.put_record", raises=AssertionError)
+def test_put_record_beyond_a_shards_write_limit_is_throttled(kinesis, limits_on):
+    big = [{"Data": b"x" * (2**19), "PartitionKey": "p"}] * 2  # 1 MiB and 2 bytes of key: over by the keys
+    answer = limits_on.put_records(StreamName="s", Records=big[:1])
+    assert answer["FailedRecordCount"] == 0
+    assert _code(lambda: limits_on.put_record(StreamName="s", Data=b"x" * (2**19), PartitionKey="p")) == (
+        "ProvisionedThroughputExceededException")
+
+
+def test_without_the_setting_a_shard_serves_any_rate(kinesis):
+    _fill(kinesis, 1500)
+    iterator = _iterator(kinesis)
+    assert all(kinesis.get_records(ShardIterator=iterator, Limit=1)["Records"] for _ in range(8))
+
+
 def _function_zip(body: str = "def handler(event, context):\n    return None\n") -> bytes:
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:

@@ -18,7 +18,11 @@ Rules (AWS Lambda's, for Kinesis):
   rest is retried; an identifier that is empty or not in the batch fails the whole batch;
 - checkpoints per (mapping, shard) live in the state folder, so a restarted stack goes on where it was;
 - a stream deleted and created again under the same name is read from its first record (its sequence
-  numbers start again, so the old checkpoint would skip records).
+  numbers start again, so the old checkpoint would skip records);
+- each shard is read once a second (AWS's base rate), up to 10,000 records a call, the records beyond the
+  batch kept for the next invocations, so a mapping uses at most one of the shard's 5 GetRecords calls a
+  second whatever the rate; a read refused with ProvisionedThroughputExceededException (the shard's other
+  consumers used its calls) is tried again after a backoff that doubles up to 8 s, keeping the iterator.
 Not implemented: ParallelizationFactor > 1, TumblingWindowInSeconds, FilterCriteria, enhanced fan-out
 consumers, and shards created by resharding after the mapping started.
 """
@@ -44,7 +48,8 @@ from moto.backends import get_backend
 from . import events
 from .worker import LOCAL_KEY, Invocation
 
-POLL_INTERVAL_S = (0.25, 1.0)  # a shard is read again after 0.25 s, slowing to AWS's once a second when idle
+READ_INTERVAL_S = 1.0  # AWS's pollers read each shard at a base rate of once a second
+THROTTLED_BACKOFF_S = (1.0, 8.0)  # a refused read is tried again after 1 s, doubling up to 8 s
 RETRY_BACKOFF_S = (0.5, 5.0)  # first retry after 0.5 s, doubling up to 5 s
 MAX_EVENT_BYTES = 6 * 2**20 - 64 * 2**10  # Lambda's 6 MB request limit, with room for the JSON around records
 READ_LIMIT = 10_000  # Kinesis GetRecords maximum
@@ -136,8 +141,10 @@ class ShardPoller(threading.Thread):
         self._iterator: str | None = None
         self._buffer: list[dict] = []  # read from the stream, not yet delivered
         self._closed = False
-        self._idle_s = POLL_INTERVAL_S[0] / 2  # doubles with each empty read while nothing arrives
-        self._kinesis = mapping.client("kinesis")
+        self._next_read = 0.0  # time.monotonic() of the next allowed GetRecords
+        self._throttled_s = 0.0  # the current backoff after refused reads, 0 when the last read went through
+        self.throttled = 0  # reads refused with ProvisionedThroughputExceededException
+        self._kinesis = mapping.client("kinesis", retries=0)  # a refused read is retried here, not by botocore
 
     # ---- reading ------------------------------------------------------------------------------------
     def _new_iterator(self) -> str:
@@ -153,12 +160,22 @@ class ShardPoller(threading.Thread):
             request.update(ShardIteratorType="AT_TIMESTAMP", Timestamp=_as_datetime(m.esm.starting_position_timestamp))
         return self._kinesis.get_shard_iterator(**request)["ShardIterator"]
 
-    def _read(self, limit: int) -> list[dict]:
+    def _read(self) -> list[dict]:
         if self._closed:
             return []
         if self._iterator is None:
             self._iterator = self._new_iterator()
-        page = self._kinesis.get_records(ShardIterator=self._iterator, Limit=min(limit, READ_LIMIT))
+        try:
+            page = self._kinesis.get_records(ShardIterator=self._iterator, Limit=READ_LIMIT)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ProvisionedThroughputExceededException":
+                raise
+            self.throttled += 1
+            self._throttled_s = min(max(self._throttled_s * 2, THROTTLED_BACKOFF_S[0]), THROTTLED_BACKOFF_S[1])
+            self._next_read = time.monotonic() + self._throttled_s
+            return []
+        self._throttled_s = 0.0
+        self._next_read = time.monotonic() + READ_INTERVAL_S
         self._iterator = page.get("NextShardIterator")
         self._closed = self._iterator is None
         return page["Records"]
@@ -170,19 +187,18 @@ class ShardPoller(threading.Thread):
         batch, self._buffer = self._buffer, []
         opened = time.monotonic() if batch else None
         while not self._halted:
-            page = self._read(size - len(batch)) if len(batch) < size else []
+            page = self._read() if len(batch) < size and time.monotonic() >= self._next_read else []
             batch += page
             if batch and opened is None:
                 opened = time.monotonic()
             if len(batch) >= size or (batch and time.monotonic() - opened >= window) or (self._closed and not page):
                 break
-            if not page:
-                self._idle_s = min(self._idle_s * 2, POLL_INTERVAL_S[1]) if not batch else POLL_INTERVAL_S[0]
-                left = window - (time.monotonic() - opened) if batch else self._idle_s
-                self.stopping.wait(max(min(self._idle_s, left), 0.01))
-        self._idle_s = POLL_INTERVAL_S[0] / 2
+            pause = self._next_read - time.monotonic()
+            if batch:
+                pause = min(pause, window - (time.monotonic() - opened))
+            self.stopping.wait(max(pause, 0.01))
         total, fits = 0, 0
-        for record in batch:
+        for record in batch[:size]:
             total += len(record["Data"]) * 4 // 3 + 512
             if fits and total > MAX_EVENT_BYTES:
                 break
@@ -298,11 +314,11 @@ class MappingPoller:
         self.checkpoints = manager.checkpoints
         self.shards: dict[str, ShardPoller] = {}
 
-    def client(self, service: str):
+    def client(self, service: str, retries: int = 3):
         return boto3.session.Session().client(
             service, region_name=self.region, endpoint_url=self.manager.endpoint_url,
             aws_access_key_id=LOCAL_KEY, aws_secret_access_key=LOCAL_KEY,
-            config=Config(retries={"max_attempts": 3, "mode": "standard"}, read_timeout=60),
+            config=Config(retries={"max_attempts": retries, "mode": "standard"}, read_timeout=60),
         )
 
     def start(self) -> None:
@@ -367,7 +383,8 @@ class MappingPoller:
         return {
             "function": self.esm.function_arn.split(":")[-1],
             "stream": self.stream_arn.split("/")[-1],
-            "shards": {shard_id: {"state": poller.state, "checkpoint": self.checkpoints.load(self.uuid, shard_id)}
+            "shards": {shard_id: {"state": poller.state, "checkpoint": self.checkpoints.load(self.uuid, shard_id),
+                                  "throttled_reads": poller.throttled}
                        for shard_id, poller in self.shards.items()},
         }
 
