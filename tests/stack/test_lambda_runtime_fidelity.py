@@ -27,6 +27,7 @@ import helper  # from the function's own zip
 
 def handler(event, context):
     names = ("pandas", "numpy", "moto", "labkit", "flask", "pytest")
+    assert callable(exit) and callable(help)
     return {"boto3": boto3.__version__, "helper": helper.ANSWER, "site": [p for p in sys.path if "site-packages" in p],
             "importable": [n for n in names if importlib.util.find_spec(n) is not None],
             "tables": boto3.client("dynamodb").list_tables()["TableNames"] is not None}

@@ -323,6 +323,11 @@ def serve() -> None:
     root.addHandler(handler_stream)
     root.setLevel(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "WARNING").upper())
     sys.path[:0] = [os.environ["LAMBDA_TASK_ROOT"], sys.argv[1]]  # the function's code, then boto3 & co.
+    import site  # under -S only the builtins that site adds on AWS too (exit, quit, help, ...), no site-packages
+
+    site.setquit()
+    site.setcopyright()
+    site.sethelper()
 
     handler, init_error = _load_handler(capture)
     replies.write(json.dumps({"ready": True, "log": capture.take()}) + "\n")
