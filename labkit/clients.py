@@ -1,7 +1,9 @@
 """boto3 clients for the chosen target (no lab logic)."""
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 
 import boto3
 from botocore.config import Config
@@ -12,6 +14,17 @@ from .errors import StackNotRunning
 
 # The local endpoint accepts any key; these are placeholders, never real credentials.
 _LOCAL_KEYS = {"aws_access_key_id": "labkit-local", "aws_secret_access_key": "labkit-local"}
+
+
+@contextlib.contextmanager
+def _stack_answers(endpoint_url: str | None):
+    """On the local target, a call that finds nothing listening says "start the stack"."""
+    try:
+        yield
+    except EndpointConnectionError as error:
+        if endpoint_url is None:
+            raise
+        raise StackNotRunning(f"nothing answers on {endpoint_url}") from error
 
 
 class _LocalClient:
@@ -27,10 +40,8 @@ class _LocalClient:
 
         @functools.wraps(attribute)
         def call(*args, **kwargs):
-            try:
+            with _stack_answers(self._inner.meta.endpoint_url):
                 return attribute(*args, **kwargs)
-            except EndpointConnectionError as error:
-                raise StackNotRunning(f"nothing answers on {self._inner.meta.endpoint_url}") from error
 
         return call
 
@@ -48,6 +59,15 @@ def client(service: str):
     """A boto3 client for `service` that talks to the current target (local endpoint or AWS)."""
     s = settings()
     return _client(service, s.target, s.region, s.endpoint_url)
+
+
+def pages(service: str, operation: str, **request) -> Iterator[dict]:
+    """Every page of a listing call, through boto3's paginator for `operation` (it passes the tokens on).
+    As with `client()`'s calls, nothing answering on the local target is StackNotRunning: the paginator's
+    requests do not go through the wrapper of `client()`, so this is the one way to page."""
+    paginator = client(service).get_paginator(operation)
+    with _stack_answers(settings().endpoint_url):
+        yield from paginator.paginate(**request)
 
 
 def account_id() -> str:

@@ -109,15 +109,12 @@ def _threshold() -> float:
 
 
 def _scan(table) -> list[dict]:
+    """Every item of the table (the FIELDS of each), through the Scan paginator of the table's client (which,
+    like the table, gives Python values)."""
     names = {f"#f{i}": name for i, name in enumerate(FIELDS)}
-    request = {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
-    items = []
-    while True:
-        page = table.scan(**request)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return items
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    pages = table.meta.client.get_paginator("scan").paginate(
+        TableName=table.name, ProjectionExpression=", ".join(names), ExpressionAttributeNames=names)
+    return [item for page in pages for item in page["Items"]]
 
 
 def _mark(table, item: dict, stamp: str, claim: bool) -> bool:

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .. import stack_api
-from ..clients import client
+from ..clients import client, pages
 from ..config import FLINK_DIR, NAMES, settings
 from ..errors import BadParameter, LabError, ResourceMissing
 from ..progress import wait_until
@@ -66,8 +66,8 @@ def describe(name: str) -> dict:
 
 
 def exists(name: str) -> bool:
-    summaries = client("kinesisanalyticsv2").list_applications()["ApplicationSummaries"]
-    return any(summary["ApplicationName"] == name for summary in summaries)
+    return any(summary["ApplicationName"] == name for page in pages("kinesisanalyticsv2", "list_applications")
+               for summary in page["ApplicationSummaries"])
 
 
 def status(name: str) -> str:
@@ -208,7 +208,8 @@ def stop(name: str, snapshot: bool = True, quiet: bool = False) -> str:
 
 def snapshots(name: str) -> list[dict]:
     """The application's snapshots, newest first."""
-    return client("kinesisanalyticsv2").list_application_snapshots(ApplicationName=name)["SnapshotSummaries"]
+    return [snapshot for page in pages("kinesisanalyticsv2", "list_application_snapshots", ApplicationName=name)
+            for snapshot in page["SnapshotSummaries"]]
 
 
 def summary(name: str) -> dict:
@@ -221,15 +222,16 @@ def summary(name: str) -> dict:
 
 
 def delete(name: str) -> bool:
-    """Stop (without snapshot) and delete the application; False if it did not exist."""
-    try:
-        current = describe(name)
-    except ResourceMissing:
+    """Delete the application; one the service will not delete while it runs (the local one) is stopped first,
+    without a snapshot. False if it did not exist."""
+    if not exists(name):
         return False
-    if current["ApplicationStatus"] != "READY":
+    kda = client("kinesisanalyticsv2")
+    try:
+        kda.delete_application(ApplicationName=name, CreateTimestamp=describe(name)["CreateTimestamp"])
+    except kda.exceptions.ResourceInUseException:
         stop(name, snapshot=False, quiet=True)
-        current = describe(name)
-    client("kinesisanalyticsv2").delete_application(ApplicationName=name, CreateTimestamp=current["CreateTimestamp"])
+        kda.delete_application(ApplicationName=name, CreateTimestamp=describe(name)["CreateTimestamp"])
     return True
 
 

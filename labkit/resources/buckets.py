@@ -1,4 +1,4 @@
-"""The S3 bucket that holds the Flink applications' code.
+"""The S3 bucket that holds the Flink applications' code: create (`ensure`), describe, upload, delete.
 
 Bucket names are global across every AWS account, so the lab's is NAMES.bucket followed by the account and
 region: each student's account gets its own.
@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..clients import account_id, client
+from botocore.exceptions import ClientError
+
+from ..clients import account_id, client, pages
 from ..config import NAMES, settings
+from ..errors import ResourceMissing
 from . import tags
 
 
@@ -17,12 +20,15 @@ def name() -> str:
     return f"{NAMES.bucket}-{account_id()}-{settings().region}"
 
 
+def _exists(bucket: str) -> bool:
+    return any(b["Name"] == bucket for page in pages("s3", "list_buckets") for b in page.get("Buckets", []))
+
+
 def ensure() -> str:
     """Create the bucket if it is missing (idempotent), tagged; return its ARN."""
     bucket = name()
     s3 = client("s3")
-    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-    if bucket not in existing:
+    if not _exists(bucket):
         extra = {} if settings().region == "us-east-1" else {
             "CreateBucketConfiguration": {"LocationConstraint": settings().region}}
         s3.create_bucket(Bucket=bucket, **extra)
@@ -30,8 +36,42 @@ def ensure() -> str:
     return f"arn:aws:s3:::{bucket}"
 
 
+def describe(bucket: str | None = None) -> dict:
+    """Name, ARN and tags of a bucket (default: the lab's); ResourceMissing if there is none. Tags that cannot be
+    read (none set, or no right to) count as none: such a bucket is not the course's to judge."""
+    bucket = bucket or name()
+    if not _exists(bucket):
+        raise ResourceMissing("S3 bucket", bucket, "`labkit.resources.apps.create` makes it with the code it uploads.")
+    try:
+        found = client("s3").get_bucket_tagging(Bucket=bucket)["TagSet"]
+    except ClientError:
+        found = []
+    return {"name": bucket, "arn": f"arn:aws:s3:::{bucket}", "tags": {t["Key"]: t["Value"] for t in found}}
+
+
 def upload(path: Path, key: str) -> str:
     """Upload a file (creating the bucket if needed); return the bucket ARN."""
     arn = ensure()
     client("s3").upload_file(str(path), name(), key)
     return arn
+
+
+def _delete_objects(bucket: str, operation: str, keys) -> None:
+    """Delete what each page of `operation` lists, as `keys(page)` names it (S3 takes up to 1,000 a call)."""
+    s3 = client("s3")
+    for page in pages("s3", operation, Bucket=bucket):
+        doomed = keys(page)
+        if doomed:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
+
+
+def delete(bucket: str | None = None) -> bool:
+    """Empty the bucket (every object version too) and delete it; False when there was none."""
+    bucket = bucket or name()
+    if not _exists(bucket):
+        return False
+    _delete_objects(bucket, "list_object_versions", lambda page: [
+        {"Key": v["Key"], "VersionId": v["VersionId"]} for v in page.get("Versions", []) + page.get("DeleteMarkers", [])])
+    _delete_objects(bucket, "list_objects_v2", lambda page: [{"Key": o["Key"]} for o in page.get("Contents", [])])
+    client("s3").delete_bucket(Bucket=bucket)
+    return True

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from ..clients import client
+from ..clients import client, pages
 from ..config import LAMBDAS_DIR, NAMES
 from ..errors import BadParameter, LabError, ResourceMissing, WaitTimedOut
 from ..progress import wait_until
@@ -226,15 +226,10 @@ def logs(name: str, limit: int = 200, since_minutes: float = 60) -> list[str]:
     """The last `limit` lines the function logged to CloudWatch Logs (/aws/lambda/NAME) in the past
     `since_minutes`, oldest first; [] when it has not logged yet."""
     request = {"logGroupName": f"/aws/lambda/{name}", "startTime": int((time.time() - since_minutes * 60) * 1000)}
-    lines: list[str] = []
     try:
         with _lambda_errors(name):
-            while True:
-                page = client("logs").filter_log_events(**request)
-                lines += [event["message"] for event in page["events"]]
-                if not page.get("nextToken"):
-                    break
-                request["nextToken"] = page["nextToken"]
+            lines = [event["message"] for page in pages("logs", "filter_log_events", **request)
+                     for event in page["events"]]
     except ResourceMissing:
         return []
     return lines[-limit:]
@@ -258,14 +253,9 @@ def _mapping(trigger: dict) -> dict:
 
 def triggers(name: str) -> list[dict]:
     """The function's event source mappings (Kinesis triggers)."""
-    request, found = {"FunctionName": name}, []
     with _lambda_errors(name):
-        while True:
-            page = client("lambda").list_event_source_mappings(**request)
-            found += [_mapping(m) for m in page["EventSourceMappings"]]
-            if not page.get("NextMarker"):
-                return found
-            request["Marker"] = page["NextMarker"]
+        return [_mapping(m) for page in pages("lambda", "list_event_source_mappings", FunctionName=name)
+                for m in page["EventSourceMappings"]]
 
 
 def _trigger_state(uuid: str) -> str | None:

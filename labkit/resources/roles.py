@@ -1,10 +1,12 @@
-"""The lab's execution role, assumed by Managed Flink and Lambda; its policy names the lab's resources."""
+"""The lab's execution role, assumed by Managed Flink and Lambda; its policy names the lab's resources.
+Create (`ensure`), describe, delete."""
 from __future__ import annotations
 
 import json
 
-from ..clients import account_id, client
+from ..clients import account_id, client, pages
 from ..config import NAMES, settings
+from ..errors import ResourceMissing
 from . import buckets, tags
 
 TRUSTED_SERVICES = ["kinesisanalytics.amazonaws.com", "lambda.amazonaws.com"]
@@ -50,3 +52,35 @@ def ensure() -> str:
                               Description="Lab 22 wind farm: Managed Flink and Lambda", Tags=tags.as_list())["Role"]["Arn"]
     iam.put_role_policy(RoleName=NAMES.role, PolicyName=f"{NAMES.role}Policy", PolicyDocument=json.dumps(policy()))
     return arn
+
+
+def describe(name: str = NAMES.role) -> dict:
+    """Name, ARN and tags of a role; ResourceMissing if there is none."""
+    iam = client("iam")
+    try:
+        role = iam.get_role(RoleName=name)["Role"]
+    except iam.exceptions.NoSuchEntityException:
+        raise ResourceMissing("IAM role", name, "Create it with `labkit.resources.roles.ensure()`.") from None
+    found = [tag for page in pages("iam", "list_role_tags", RoleName=name) for tag in page["Tags"]]
+    return {"name": name, "arn": role["Arn"], "tags": {t["Key"]: t["Value"] for t in found}}
+
+
+def delete(name: str = NAMES.role) -> bool:
+    """Delete the role and what IAM wants gone first (its policies, its instance profiles); False when there
+    was none."""
+    iam = client("iam")
+    try:
+        iam.get_role(RoleName=name)
+    except iam.exceptions.NoSuchEntityException:
+        return False
+    for page in pages("iam", "list_role_policies", RoleName=name):
+        for policy in page["PolicyNames"]:
+            iam.delete_role_policy(RoleName=name, PolicyName=policy)
+    for page in pages("iam", "list_attached_role_policies", RoleName=name):
+        for policy in page["AttachedPolicies"]:
+            iam.detach_role_policy(RoleName=name, PolicyArn=policy["PolicyArn"])
+    for page in pages("iam", "list_instance_profiles_for_role", RoleName=name):
+        for profile in page["InstanceProfiles"]:
+            iam.remove_role_from_instance_profile(RoleName=name, InstanceProfileName=profile["InstanceProfileName"])
+    iam.delete_role(RoleName=name)
+    return True

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
 
-from ..clients import client
+from ..clients import client, pages
 from ..config import NAMES
 from ..errors import BadParameter, ResourceMissing
 from ..progress import wait_until
@@ -24,6 +24,7 @@ CREATE_TIMEOUT_S = 180
 DELETE_TIMEOUT_S = 180
 MAX_SHARDS = 500  # Kinesis's default shard quota per account and region
 GET_RECORDS_LIMIT = 10_000  # most records one GetRecords call may return
+LIST_SHARDS_LIMIT = 10_000  # most shards one ListShards call may return
 POLL_S = 0.25  # Kinesis allows 5 GetRecords calls per second and shard
 STREAM_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
 
@@ -58,16 +59,14 @@ def _status_or_none(name: str) -> str | None:
 
 def shard_ids(name: str) -> list[str]:
     """The ids of the stream's open shards, in order."""
-    kinesis = client("kinesis")
-    ids, token = [], None
+    # One page of ListShards holds up to 10,000 shards, far more than a stream can have here (MAX_SHARDS open);
+    # botocore's paginator would send StreamName with the token of a second page, which Kinesis refuses
+    # (boto/botocore#2009).
     with _kinesis_errors(name):
-        while True:
-            page = kinesis.list_shards(NextToken=token) if token else kinesis.list_shards(StreamName=name)
-            ids += [s["ShardId"] for s in page["Shards"]
-                    if "EndingSequenceNumber" not in s["SequenceNumberRange"]]
-            token = page.get("NextToken")
-            if not token:
-                return sorted(ids)
+        return sorted(shard["ShardId"]
+                      for page in pages("kinesis", "list_shards", StreamName=name,
+                                        PaginationConfig={"PageSize": LIST_SHARDS_LIMIT})
+                      for shard in page["Shards"] if "EndingSequenceNumber" not in shard["SequenceNumberRange"])
 
 
 def describe(name: str) -> dict:

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from botocore.exceptions import ClientError
 
-from ..clients import client
+from ..clients import client, pages
 from ..config import NAMES
 from ..errors import BadParameter, LabError, ResourceMissing
 from ..progress import wait_until
@@ -134,12 +134,10 @@ def items(name: str = NAMES.wind_table, partition: str | None = None, limit: int
             request["ExpressionAttributeNames"]["#s"] = table["sort_key"]
     found: list[dict] = []
     with _dynamodb_errors(name):
-        while limit is None or len(found) < limit:
-            page = client("dynamodb").query(**request) if partition is not None else client("dynamodb").scan(**request)
+        for page in pages("dynamodb", "scan" if partition is None else "query", **request):
             found += [{k: _plain(deserialize(v)) for k, v in item.items()} for item in page["Items"]]
-            if "LastEvaluatedKey" not in page:
+            if limit is not None and len(found) >= limit:
                 break
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     keys = LAB_KEYS.get(name)
     if keys:
         found.sort(key=lambda item: tuple(str(item.get(k, "")) for k in keys))
@@ -148,12 +146,5 @@ def items(name: str = NAMES.wind_table, partition: str | None = None, limit: int
 
 def count(name: str = NAMES.wind_table) -> int:
     """How many items the table holds now (an exact scan, not DynamoDB's six-hourly estimate)."""
-    request: dict = {"TableName": name, "Select": "COUNT"}
-    total = 0
     with _dynamodb_errors(name):
-        while True:
-            page = client("dynamodb").scan(**request)
-            total += page["Count"]
-            if "LastEvaluatedKey" not in page:
-                return total
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sum(page["Count"] for page in pages("dynamodb", "scan", TableName=name, Select="COUNT"))

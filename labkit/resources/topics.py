@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 
-
-from ..clients import client
+from ..clients import client, pages
 from ..config import NAMES
 from ..errors import BadParameter, ResourceMissing
 from . import tags
@@ -37,30 +36,30 @@ def create(name: str = NAMES.topic) -> str:
 
 def arn(name: str = NAMES.topic) -> str:
     """The ARN of an existing topic; ResourceMissing if there is none."""
-    request: dict = {}
     with _sns_errors(name):
-        while True:
-            page = client("sns").list_topics(**request)
+        for page in pages("sns", "list_topics"):
             for topic in page["Topics"]:
                 if topic["TopicArn"].rsplit(":", 1)[-1] == name:
                     return topic["TopicArn"]
-            if not page.get("NextToken"):
-                raise missing(name)
-            request["NextToken"] = page["NextToken"]
+    raise missing(name)
+
+
+def describe(name: str = NAMES.topic) -> dict:
+    """Name, ARN and tags of a topic; ResourceMissing if there is none."""
+    topic_arn = arn(name)
+    with _sns_errors(name):
+        found = client("sns").list_tags_for_resource(ResourceArn=topic_arn).get("Tags", [])
+    return {"name": name, "arn": topic_arn, "tags": {t["Key"]: t["Value"] for t in found}}
 
 
 def subscriptions(topic: str = NAMES.topic) -> list[dict]:
     """The topic's subscriptions: protocol, endpoint (the address), ARN and whether it is confirmed."""
-    sns, topic_arn, request, found = client("sns"), arn(topic), {}, []
+    topic_arn = arn(topic)
     with _sns_errors(topic):
-        while True:
-            page = sns.list_subscriptions_by_topic(TopicArn=topic_arn, **request)
-            found += [{"protocol": s["Protocol"], "endpoint": s["Endpoint"], "arn": s["SubscriptionArn"],
-                       "confirmed": s["SubscriptionArn"] not in ("PendingConfirmation", "Deleted")}
-                      for s in page["Subscriptions"]]
-            if not page.get("NextToken"):
-                return found
-            request["NextToken"] = page["NextToken"]
+        return [{"protocol": s["Protocol"], "endpoint": s["Endpoint"], "arn": s["SubscriptionArn"],
+                 "confirmed": s["SubscriptionArn"] not in ("PendingConfirmation", "Deleted")}
+                for page in pages("sns", "list_subscriptions_by_topic", TopicArn=topic_arn)
+                for s in page["Subscriptions"]]
 
 
 def subscribe_email(address: str, topic: str = NAMES.topic) -> dict:

@@ -61,6 +61,17 @@ def build_what_is_not_the_labs() -> dict[str, str]:
             "Flink application": "OtherApp"}
 
 
+def the_labs() -> set[str]:
+    """What `build_the_lab` makes, as "kind name"."""
+    return {f"Kinesis stream {n}" for n in (NAMES.wind_stream, NAMES.anomaly_stream, NAMES.max_speed_stream)} | {
+        f"DynamoDB table {n}" for n in (NAMES.wind_table, NAMES.diy_table)} | {
+        f"Lambda function {n}" for n in (NAMES.analytics_function, NAMES.delivery_function, NAMES.diy_function)} | {
+        f"Flink application {n}" for n in (NAMES.anomaly_app, NAMES.max_speed_app)} | {
+        f"SNS topic {NAMES.topic}", f"S3 bucket {buckets.name()}", f"IAM role {NAMES.role}",
+        f"Lambda trigger {NAMES.anomaly_stream} -> {NAMES.analytics_function}",
+        f"Lambda trigger {NAMES.max_speed_stream} -> {NAMES.diy_function}"}
+
+
 def inventory() -> set[str]:
     """Every resource in the account, as "kind name"."""
     c = clients.client
@@ -84,13 +95,7 @@ def test_teardown_deletes_every_tagged_lab_resource_and_only_those(aws):
     before = inventory()
 
     found = [str(resource) for resource in teardown.find()]
-    lab = {f"Kinesis stream {n}" for n in (NAMES.wind_stream, NAMES.anomaly_stream, NAMES.max_speed_stream)} | {
-        f"DynamoDB table {n}" for n in (NAMES.wind_table, NAMES.diy_table)} | {
-        f"Lambda function {n}" for n in (NAMES.analytics_function, NAMES.delivery_function, NAMES.diy_function)} | {
-        f"Flink application {n}" for n in (NAMES.anomaly_app, NAMES.max_speed_app)} | {
-        f"SNS topic {NAMES.topic}", f"S3 bucket {buckets.name()}", f"IAM role {NAMES.role}",
-        f"Lambda trigger {NAMES.anomaly_stream} -> {NAMES.analytics_function}",
-        f"Lambda trigger {NAMES.max_speed_stream} -> {NAMES.diy_function}"}
+    lab = the_labs()
     assert set(found) == lab and len(found) == len(lab)
     assert found.index(f"IAM role {NAMES.role}") == len(found) - 1, "the role goes last: everything else uses it"
     assert max(i for i, f in enumerate(found) if f.startswith("Lambda trigger")) < min(
@@ -105,6 +110,48 @@ def test_teardown_deletes_every_tagged_lab_resource_and_only_those(aws):
     assert clients.client("iam").list_role_policies(RoleName="StudentsOwnRole")["PolicyNames"] == ["own"]
 
     assert teardown.find() == [] and teardown.teardown(quiet=True) == {"deleted": [], "failed": {}}
+
+
+def test_finding_the_course_reads_no_tags_of_the_accounts_other_resources(aws, monkeypatch):
+    """One tag-filtered listing (GetResources) instead of a tag read per role, function, table and bucket of the
+    account: besides it, only the course's own names are looked up, and the roles, functions, tables and
+    streams of the account are not even listed."""
+    from botocore.client import BaseClient
+
+    build_the_lab()
+    others = build_what_is_not_the_labs()
+    calls: list[tuple[str, str]] = []
+    make_api_call = BaseClient._make_api_call
+
+    def recorded(self, operation, params):
+        calls.append((operation, repr(params)))
+        return make_api_call(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recorded)
+    assert {str(resource) for resource in teardown.find()} == the_labs()
+    assert [operation for operation, _ in calls].count("GetResources") == 1
+    assert not {"ListFunctions", "ListRoles", "ListTables", "ListStreams"} & {operation for operation, _ in calls}
+    asked_about_others = [(operation, params) for operation, params in calls
+                          if any(name in params for name in others.values())]
+    assert asked_about_others == []
+
+
+def test_a_course_trigger_into_a_function_that_is_not_the_courses_goes_and_the_function_stays(aws):
+    role = roles.ensure()
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("own.py", "def handler(event, context):\n    return 1\n")
+    clients.client("lambda").create_function(FunctionName="StudentsOwnFunction", Runtime="python3.11", Role=role,
+                                             Handler="own.handler", Code={"ZipFile": code.getvalue()})
+    streams.create(NAMES.wind_stream, quiet=True)
+    functions.add_trigger("StudentsOwnFunction", NAMES.wind_stream, quiet=True)  # tagged as the course's
+
+    found = [str(resource) for resource in teardown.find()]
+    assert found == [f"Lambda trigger {NAMES.wind_stream} -> StudentsOwnFunction", f"Kinesis stream {NAMES.wind_stream}",
+                     f"IAM role {NAMES.role}"]
+    assert teardown.teardown(quiet=True)["deleted"] == found
+    assert clients.client("lambda").get_function(FunctionName="StudentsOwnFunction")["Configuration"]["FunctionName"]
+    assert clients.client("lambda").list_event_source_mappings()["EventSourceMappings"] == []
 
 
 def test_the_cli_lists_asks_and_deletes_only_after_yes(aws, monkeypatch, capsys):
