@@ -23,7 +23,7 @@ from moto.core.exceptions import JsonRESTError
 from ..errors import LabError
 
 PINNED_MOTO = "5.2.5"
-CONTRIBUTORS = ("kinesis_fixes", "moto_dispatch", "inbox", "lambda_runtime.runtime", "managed_flink")
+CONTRIBUTORS = ("kinesis_fixes", "moto_dispatch", "sns_email", "lambda_runtime.runtime", "managed_flink")
 
 
 @dataclass(frozen=True)

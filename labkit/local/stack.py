@@ -23,7 +23,7 @@ from waitress.server import create_server
 from ..config import LOCAL_HOST, Settings, settings
 from . import persistence
 from .aws_endpoint import AwsEndpoint
-from .inbox import Inbox
+from .sns_email import Inbox
 from .lambda_runtime import LambdaRuntime
 from .managed_flink import LocalManagedFlink
 from .simulator_service import SimulatorService

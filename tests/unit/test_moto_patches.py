@@ -27,7 +27,7 @@ from moto.backends import get_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from labkit.config import Settings
-from labkit.local import inbox, kinesis_fixes, moto_patches
+from labkit.local import kinesis_fixes, moto_patches, sns_email
 from labkit.local.lambda_runtime import LambdaRuntime
 from labkit.local.managed_flink import LocalManagedFlink
 from labkit.progress import wait_until
@@ -337,7 +337,7 @@ def test_the_dispatcher_lists_moto_s_folder_once(patched_moto, monkeypatch):
     assert listings == [], f"moto's folder was listed {len(listings)} times for 9 requests"
 
 
-# -- SNS e-mail (inbox.py) -------------------------------------------------------------------------------
+# -- SNS e-mail (sns_email.py) ----------------------------------------------------------------------------
 
 def _email_subscription(to: str = "ops@example.com", **attributes) -> str:
     sns = _aws("sns")
@@ -350,7 +350,7 @@ def _email_subscription(to: str = "ops@example.com", **attributes) -> str:
 def test_a_message_published_to_a_topic_reaches_its_email_inbox(patched_moto):
     topic = _email_subscription()
     _aws("sns").publish(TopicArn=topic, Subject="Anomaly", Message="score 4.5 at North Ridge")
-    assert [(m["to"], m["topic"], m["subject"], m["body"]) for m in inbox.messages()] == [
+    assert [(m["to"], m["topic"], m["subject"], m["body"]) for m in sns_email.messages()] == [
         ("ops@example.com", "Alerts", "Anomaly", "score 4.5 at North Ridge")]
 
 
@@ -361,7 +361,7 @@ def test_the_inbox_keeps_what_the_filter_policy_lets_through_in_the_email_form(p
         sns.publish(TopicArn=topic, Message=json.dumps({"default": f"{level} default", "email": f"{level} mail"}),
                     MessageStructure="json",
                     MessageAttributes={"level": {"DataType": "String", "StringValue": level}})
-    assert [m["body"] for m in inbox.messages()] == ["high mail"]
+    assert [m["body"] for m in sns_email.messages()] == ["high mail"]
 
 
 # -- the Lambda runtime (lambda_runtime/runtime.py) ------------------------------------------------------
