@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from . import results
 from .results import figure
-from .config import settings
+from .config import ALERT_SUBJECT, ALERT_THRESHOLD, settings
 from .errors import LabError, ResourceMissing, WaitTimedOut
 from .local import control
 from .progress import wait_until
@@ -252,7 +252,8 @@ def app_has_snapshot(name: str) -> None:
     passed(f"{name} is stopped; its latest snapshot is {snapshots[0]['SnapshotName']}")
 
 
-def labelled_anomalies_score_high(scores: pd.DataFrame, dataset: str = "anomaly", threshold: float = 2.0) -> None:
+def labelled_anomalies_score_high(scores: pd.DataFrame, dataset: str = "anomaly",
+                                  threshold: float = ALERT_THRESHOLD) -> None:
     """Each labelled anomaly of `dataset` reached the alert threshold in the app's output."""
     from .datasets import load_labels
 
@@ -397,7 +398,7 @@ def _latest_send(items: list[dict], dataset: str) -> tuple[str, str]:
 
 
 def inbox_has_emails(to: str, count: int, table: str = "WindDataTable", dataset: str = "anomaly",
-                     subject: str = "Abnormal Wind Turbine Speed Detected") -> None:
+                     subject: str = ALERT_SUBJECT) -> None:
     """`to` received exactly `count` e-mails about the anomalies of the latest send of `dataset` in `table`
     (the delivery function marks each mailed one with `alerted_at`), one naming each labelled anomaly's
     location. Mail about earlier sends stays in the inbox, as in a real mailbox, and is not counted."""
@@ -437,7 +438,7 @@ def inbox_has_emails(to: str, count: int, table: str = "WindDataTable", dataset:
 
 
 def items_include_labelled_anomalies(items: "pd.DataFrame | None", dataset: str = "anomaly",
-                                     threshold: float = 2.0) -> None:
+                                     threshold: float = ALERT_THRESHOLD) -> None:
     """The table items shown hold every labelled anomaly of `dataset`, each with anomaly_score >= threshold."""
     from .datasets import load_labels
 

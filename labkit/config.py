@@ -1,8 +1,9 @@
-"""Names, target and endpoints of the lab, in one place (no I/O)."""
+"""Names, target, endpoints and the values a student sees of the lab, each in one place (no I/O)."""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -14,6 +15,20 @@ NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 TARGETS = ("local", "aws")
 LOCAL_HOST = "127.0.0.1"
 LOCAL_ACCOUNT_ID = "123456789012"  # moto's default account
+
+# The values a student sees. The Lambda handlers and Flink jobs cannot import labkit (their zips hold only their
+# own files): labkit passes these in through the function's environment and the application's runtime
+# properties, and each handler or job keeps the same value as its default (tests/unit/test_constants.py).
+ALERT_THRESHOLD = 2.0  # an anomaly_score at least this high is an anomaly: plotted, checked, mailed
+ALERT_SUBJECT = "Abnormal Wind Turbine Speed Detected"  # the subject of every anomaly e-mail
+DIY_WINDOW_S = 10  # notebook 06: CalculateMaxSpeed's window length, short so results arrive while you watch
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def iso_time(epoch_ms: int) -> str:
+    """A time as the lab writes every time: UTC, ISO-8601 with milliseconds, e.g. 2024-06-03T09:00:00.000Z."""
+    moment = _EPOCH + timedelta(milliseconds=int(epoch_ms))
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 @dataclass(frozen=True)

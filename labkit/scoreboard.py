@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
+from .config import ALERT_THRESHOLD
 from .datasets import FAULT_KINDS, load_labels, load_records
 from .errors import BadParameter
 
@@ -85,7 +86,7 @@ class _Analysis:
                     self.owner.setdefault(a, number)
 
 
-def score(scores: pd.DataFrame, dataset: str = "health", threshold: float = 2.0) -> pd.DataFrame:
+def score(scores: pd.DataFrame, dataset: str = "health", threshold: float = ALERT_THRESHOLD) -> pd.DataFrame:
     """The scoreboard: per fault kind, faults, caught, recall, alerts, false alerts, precision and the
     rules that fired; `scores` are AnomalyDetectionStream's records (event_id, location, score, rule, ...)."""
     run = _Analysis(scores, dataset, threshold)
@@ -108,7 +109,8 @@ def score(scores: pd.DataFrame, dataset: str = "health", threshold: float = 2.0)
     return board
 
 
-def top_anomalies(scores: pd.DataFrame, dataset: str = "health", n: int = 10, threshold: float = 2.0) -> pd.DataFrame:
+def top_anomalies(scores: pd.DataFrame, dataset: str = "health", n: int = 10,
+                  threshold: float = ALERT_THRESHOLD) -> pd.DataFrame:
     """The `n` alerts with the highest peak score, one row per alert (its peak reading): where, when, speed,
     score, rule, the RCF attribution of the peak (how much each shingle position, oldest t-3 to newest t,
     added to the score), the position that drove it, and the labelled fault the alert belongs to, if any."""

@@ -32,7 +32,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
 
 from .clients import client
-from .config import NAMES
+from .config import NAMES, iso_time
 from .datasets import DATASETS, TITLES, load_records
 from .errors import BadParameter, LabError
 from .resources import streams
@@ -94,9 +94,8 @@ def check_stream(stream: str) -> None:
 
 
 def iso_now() -> str:
-    """The wall clock as ISO-8601 UTC with milliseconds, as event times are written."""
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+    """The wall clock in the lab's time format, as event times are written."""
+    return iso_time(int(time.time() * 1000))
 
 
 def read_sent_log(path: str | Path) -> list[dict]:

@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 import math
 import os
-from datetime import datetime, timezone
+from datetime import datetime
 
 import kinesis_batch
-from kinesis_batch import MalformedRecord, number
+from kinesis_batch import MalformedRecord, iso_time, number
 
 MAX_TEXT = 256  # UTF-8 bytes of a text field: DynamoDB keys must stay small (a sort key at most 1,024 bytes)
 
@@ -51,7 +51,7 @@ def _speed(reading: dict) -> float:
 
 def _event_time(reading: dict, arrival_s: float) -> str:
     if "event_time" not in reading:
-        return datetime.fromtimestamp(arrival_s, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return iso_time(arrival_s)
     value = _text(reading, "event_time")
     try:
         aware = datetime.fromisoformat(value).tzinfo is not None

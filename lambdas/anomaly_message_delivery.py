@@ -2,7 +2,8 @@
 
 Run it by hand (the console's Test button) or on a schedule; the event's content is not used.
 Environment: OUTPUT_TABLE_NAME (default WindDataTable), SNS_TOPIC_ARN (the AnomalyNotification topic),
-THRESHOLD (default 2, the lab's).
+THRESHOLD and SUBJECT (labkit sets both from labkit.config; the defaults below are the lab's values, for a
+deployment without labkit).
 
 A reading is anomalous when its anomaly_score is at least THRESHOLD (compared as numbers) or the detector
 flagged a stuck sensor. Consecutive anomalous readings of one location are ONE anomaly event (a spike
@@ -15,13 +16,16 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from collections import defaultdict
-from datetime import datetime, timezone
 
 import boto3
 from botocore.exceptions import ClientError
 
-SUBJECT = "Abnormal Wind Turbine Speed Detected"
+from kinesis_batch import iso_time
+
+SUBJECT = "Abnormal Wind Turbine Speed Detected"  # labkit.config.ALERT_SUBJECT
+THRESHOLD = 2.0  # labkit.config.ALERT_THRESHOLD
 GUIDANCE = (
     "Safe operating guidance: a wind turbine produces its maximum capacity in winds of roughly 30 to 55 mph. "
     "When the wind is above about 70 mph, start the shutdown procedure to protect the turbine from high wind."
@@ -101,11 +105,11 @@ def message(event: list[dict], threshold: float) -> str:
 
 
 def _threshold() -> float:
-    raw = os.environ.get("THRESHOLD", "2")
+    raw = os.environ.get("THRESHOLD")
     try:
-        return float(raw)
+        return THRESHOLD if raw is None else float(raw)
     except ValueError:
-        raise ValueError(f"THRESHOLD={raw!r} is not a number; set it to the alert score, e.g. 2.") from None
+        raise ValueError(f"THRESHOLD={raw!r} is not a number; set it to the alert score, e.g. {THRESHOLD:g}.") from None
 
 
 def _scan(table) -> list[dict]:
@@ -136,7 +140,7 @@ def _mark(table, item: dict, stamp: str, claim: bool) -> bool:
 
 
 def handler(event, context):
-    threshold = _threshold()
+    threshold, subject = _threshold(), os.environ.get("SUBJECT", SUBJECT)
     topic_arn = os.environ.get("SNS_TOPIC_ARN")
     if not topic_arn:
         raise ValueError("SNS_TOPIC_ARN is not set; set it to the ARN of the AnomalyNotification topic.")
@@ -153,11 +157,11 @@ def handler(event, context):
     mailed = 0
     for run in events:
         first = run[0]
-        stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        stamp = iso_time(time.time())
         if any("alerted_at" in item for item in run) or not _mark(table, first, stamp, claim=True):
             continue
         try:
-            sns.publish(TopicArn=topic_arn, Subject=SUBJECT, Message=message(run, threshold))
+            sns.publish(TopicArn=topic_arn, Subject=subject, Message=message(run, threshold))
         except Exception:
             _mark(table, first, stamp, claim=False)
             raise

@@ -8,9 +8,8 @@ stored as a number.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
 
-from kinesis_batch import MalformedRecord, number
+from kinesis_batch import MalformedRecord, iso_time, number
 
 MAX_LOCATION = 256
 
@@ -32,16 +31,12 @@ def _speed(value) -> float:
     return speed
 
 
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def handle_record(result: dict, arrival_s: float) -> dict:
     """The DIYTable item for one window result, JSON or from a CSV line (which names no window: its arrival
     time stands for the window's end); raises MalformedRecord saying what is wrong."""
     item = {
         "location": _location(result.get("location")),
-        "timestamp": result.get("window_end") or _iso(arrival_s),
+        "timestamp": result.get("window_end") or iso_time(arrival_s),
         "max_wind_speed": number(_speed(result.get("max_wind_speed"))),
     }
     if not isinstance(item["timestamp"], str) or len(item["timestamp"]) > 64:

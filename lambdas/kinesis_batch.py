@@ -1,4 +1,4 @@
-"""Kinesis batch plumbing shared by the stream handlers (zipped next to each of them).
+"""Kinesis batch plumbing shared by the stream handlers, and the lab's time format (zipped next to every handler).
 
 `process(event, to_item, table_name)` turns every record of a Kinesis event into a DynamoDB item and writes
 them in order with BatchWriteItem (one request per 25 items, not one per record: at 1,000 records/s a
@@ -15,6 +15,7 @@ import base64
 import functools
 import logging
 import time
+from datetime import datetime, timezone
 from decimal import Decimal, DecimalException
 
 import boto3
@@ -50,6 +51,12 @@ def number(value: float) -> Decimal:
         return DYNAMODB_CONTEXT.create_decimal(repr(float(value)))
     except DecimalException:
         raise MalformedRecord(f"{value!r} is beyond the numbers DynamoDB can store (1E-130 to 1E+125)") from None
+
+
+def iso_time(seconds: float) -> str:
+    """A time (seconds since 1970) as the lab writes every time: UTC, ISO-8601 with milliseconds, e.g.
+    2024-06-03T09:00:00.000Z (labkit.config.iso_time's format: a handler's zip cannot import labkit)."""
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @functools.cache

@@ -107,7 +107,7 @@ class DetectorSettings:
     sample_size: int = 256
     shingle_size: int = 4
     output_after: int = 64  # readings per location before the forest scores (AWS's default: sample_size / 4)
-    score_threshold: float = 2.0  # the lab's anomaly threshold
+    score_threshold: float = 2.0  # labkit.config.ALERT_THRESHOLD, which labkit passes in as rcf.scoreThreshold
     stuck_run_length: int = 10  # identical readings in a row that mean a stuck sensor
     random_seed: int = 42
     locations: tuple[str, ...] = ()  # the locations the app watches (property "locations", comma-separated); () any

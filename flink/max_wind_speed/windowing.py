@@ -65,7 +65,8 @@ def parse_reading(raw: str | bytes) -> WindReading:
 
 
 def iso_time(epoch_ms: int) -> str:
-    """2026-11-27T10:00:00.000Z for an epoch in milliseconds."""
+    """An epoch in milliseconds as the lab writes every time: UTC, ISO-8601 with milliseconds, e.g.
+    2026-11-27T10:00:00.000Z (labkit.config.iso_time's format: the app's zip cannot import labkit)."""
     moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
 

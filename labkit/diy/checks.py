@@ -7,7 +7,7 @@ import contextlib
 from typing import Callable
 
 from ..check import CheckFailed, _quietly, passed
-from ..config import NAMES, settings
+from ..config import DIY_WINDOW_S, NAMES, settings
 from ..errors import ResourceMissing, WaitTimedOut
 from ..progress import wait_until
 from ..resources import apps, functions, streams, tables
@@ -15,7 +15,7 @@ from . import deployed, record_rule, window_rule
 from .grading import Mistake
 from .work import RECORD_RULE, REFERENCE, WINDOW_RULE, work_folder
 
-WINDOW_SECONDS = "10"  # exercise 4: a window every 10 s, so results arrive while you watch
+WINDOW_SECONDS = str(DIY_WINDOW_S)  # exercise 4's windowLengthSeconds, as the runtime property holds it
 
 
 def _not_done(exercise: int, problem: str, hint: str) -> CheckFailed:
@@ -76,7 +76,7 @@ def app_has_your_window_rule() -> None:
 
 
 def app_is_configured() -> None:
-    """Exercise 4: the 'lab' property group names the streams, the region and 10-second windows."""
+    """Exercise 4: the 'lab' property group names the streams, the region and windows of DIY_WINDOW_S."""
     _app_must_exist(4)
     group = apps.properties(NAMES.max_speed_app).get("lab")
     if group is None:

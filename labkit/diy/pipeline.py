@@ -8,19 +8,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from ..check import CheckFailed, passed
-from ..config import NAMES
+from ..config import DIY_WINDOW_S, NAMES, iso_time
 from ..errors import WaitTimedOut
 from ..progress import wait_until
 from ..resources import tables
 from ..results import figure
-from .checks import WINDOW_SECONDS, first_unfinished
+from .checks import first_unfinished
 
 RESULTS_TIMEOUT_S = 300
 Windows = dict[tuple[str, str], float]  # (location, window end) -> highest speed
-
-
-def _iso(epoch_ms: int) -> str:
-    return pd.Timestamp(epoch_ms, unit="ms", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _expected_windows() -> Callable[[], Windows]:
@@ -29,14 +25,14 @@ def _expected_windows() -> Callable[[], Windows]:
     from ..ui.feeds import StreamFeed
 
     feed = StreamFeed(NAMES.wind_stream)
-    length_ms = int(WINDOW_SECONDS) * 1000
+    length_ms = DIY_WINDOW_S * 1000
 
     def windows() -> Windows:
         readings = feed()
         if not len(readings):
             return {}
         epoch_ms = pd.to_datetime(readings["event_time"], utc=True, format="ISO8601").astype("int64") // 10**6
-        ends = (epoch_ms - epoch_ms % length_ms + length_ms).map(_iso)
+        ends = (epoch_ms - epoch_ms % length_ms + length_ms).map(iso_time)
         return readings.groupby([readings["location"], ends])["speed"].max().astype(float).to_dict()
 
     return windows
@@ -90,7 +86,7 @@ def _not_complete(state: dict, timeout_s: float) -> CheckFailed:
 
 
 def check_results(timeout_s: float = RESULTS_TIMEOUT_S) -> None:
-    """The whole DIY pipeline works: for every location and 10-second window of the readings in
+    """The whole DIY pipeline works: for every location and window (DIY_WINDOW_S long) of the readings in
     WindDataStream, DIYTable holds the window's highest speed (waits while windows close and the function
     catches up)."""
     first_unfinished()

@@ -6,6 +6,7 @@ work folder. The others are one labkit call each, as the console action they sta
 from __future__ import annotations
 
 import inspect
+import re
 import shutil
 import textwrap
 from pathlib import Path
@@ -13,10 +14,12 @@ from typing import Callable
 
 import labkit as lab
 
+from ..config import DIY_WINDOW_S
 from .checks import exercise_number
 from .work import RECORD_RULE, REFERENCE, WINDOW_RULE, work_folder
 
 CODE = {1: WINDOW_RULE, 7: RECORD_RULE}  # exercise -> the file the student writes
+SHOWN_AS_VALUES = {"DIY_WINDOW_S": DIY_WINDOW_S}  # the lab's constants a solution uses, shown as their values
 
 
 def _solution_2(work: Path):
@@ -30,7 +33,7 @@ def _solution_3(work: Path):
 def _solution_4(work: Path):
     return lab.apps.configure(
         "CalculateMaxSpeed", group="lab", inputStreamName="WindDataStream", outputStreamName="MaxWindSpeed",
-        region=lab.settings().region, windowLengthSeconds=10)
+        region=lab.settings().region, windowLengthSeconds=DIY_WINDOW_S)
 
 
 def _solution_5(work: Path):
@@ -57,8 +60,10 @@ def solution_code(exercise: int) -> str:
     """The reference solution of `exercise`, as code: the module to write, or the labkit call."""
     if exercise_number(exercise) in CODE:
         return REFERENCE[CODE[exercise]].read_text(encoding="utf-8").strip()
-    source = inspect.getsource(CALLS[exercise])
-    return textwrap.dedent(source.split("\n", 1)[1]).strip().removeprefix("return ")
+    source = textwrap.dedent(inspect.getsource(CALLS[exercise]).split("\n", 1)[1]).strip().removeprefix("return ")
+    for name, value in SHOWN_AS_VALUES.items():
+        source = re.sub(rf"\b{name}\b", repr(value), source)
+    return source
 
 
 def solve(exercise: int):

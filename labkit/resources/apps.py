@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .. import stack_api
 from ..clients import client, pages
-from ..config import FLINK_DIR, NAMES, settings
+from ..config import ALERT_THRESHOLD, FLINK_DIR, NAMES, settings
 from ..errors import BadParameter, LabError, ResourceMissing
 from ..progress import wait_until
 from . import buckets, roles, tags
@@ -26,6 +26,7 @@ from .functions import python_files
 RUNTIME = "FLINK-1_20"
 APP_FOLDERS = {NAMES.anomaly_app: "anomaly_detection", NAMES.max_speed_app: "max_wind_speed"}
 LOCAL_ONLY_GROUPS = {"kinesis.client"}  # the local endpoint: the local stack adds it itself
+LAB_CONSTANTS = {NAMES.anomaly_app: {"rcf.scoreThreshold": str(ALERT_THRESHOLD)}}  # group "lab", from labkit.config
 START_TIMEOUT_S = 300
 STOP_TIMEOUT_S = 240
 SETTLED = ("READY", "RUNNING")  # every other status (STARTING, UPDATING, STOPPING, ...) is on its way to one
@@ -47,9 +48,13 @@ def package(name: str) -> Path:
 
 
 def default_properties(name: str) -> dict[str, dict[str, str]]:
-    """The application's property groups from its application_properties.json, without local-only groups."""
+    """The application's property groups from its application_properties.json, without local-only groups, and
+    the lab's constants it needs (LAB_CONSTANTS) in group "lab"."""
     groups = json.loads((FLINK_DIR / _folder(name) / "application_properties.json").read_text())
-    return {g["PropertyGroupId"]: g["PropertyMap"] for g in groups if g["PropertyGroupId"] not in LOCAL_ONLY_GROUPS}
+    properties = {g["PropertyGroupId"]: g["PropertyMap"] for g in groups
+                  if g["PropertyGroupId"] not in LOCAL_ONLY_GROUPS}
+    properties["lab"] = {**properties.get("lab", {}), **LAB_CONSTANTS.get(name, {})}
+    return properties
 
 
 def _groups(properties: dict[str, dict[str, str]]) -> list[dict]:

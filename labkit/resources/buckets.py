@@ -70,8 +70,9 @@ def delete(bucket: str | None = None) -> bool:
     bucket = bucket or name()
     if not _exists(bucket):
         return False
-    _delete_objects(bucket, "list_object_versions", lambda page: [
-        {"Key": v["Key"], "VersionId": v["VersionId"]} for v in page.get("Versions", []) + page.get("DeleteMarkers", [])])
+    _delete_objects(bucket, "list_object_versions", lambda page: [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                                                                  for kind in ("Versions", "DeleteMarkers")
+                                                                  for v in page.get(kind, [])])
     _delete_objects(bucket, "list_objects_v2", lambda page: [{"Key": o["Key"]} for o in page.get("Contents", [])])
     client("s3").delete_bucket(Bucket=bucket)
     return True

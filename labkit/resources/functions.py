@@ -23,7 +23,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from ..clients import client, pages
-from ..config import LAMBDAS_DIR, NAMES
+from ..config import ALERT_SUBJECT, ALERT_THRESHOLD, LAMBDAS_DIR, NAMES
 from ..errors import BadParameter, LabError, ResourceMissing, WaitTimedOut
 from ..progress import wait_until
 from . import roles, streams, tags, topics
@@ -98,7 +98,8 @@ def lab_environment(name: str) -> dict[str, str]:
         return {}
     environment = {"OUTPUT_TABLE_NAME": spec.table}
     if spec.mails:
-        environment.update(SNS_TOPIC_ARN=topics.arn(NAMES.topic), THRESHOLD="2")
+        environment.update(SNS_TOPIC_ARN=topics.arn(NAMES.topic), THRESHOLD=f"{ALERT_THRESHOLD:g}",
+                           SUBJECT=ALERT_SUBJECT)
     return environment
 
 

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
+from ..config import ALERT_THRESHOLD
 from ..errors import BadParameter
 from ..turbine import operating_speeds_mph
 
@@ -69,7 +70,7 @@ def draw_wind(data: pd.DataFrame, ax: plt.Axes) -> None:
     ax.legend(loc="upper left", fontsize="small", ncol=3)
 
 
-def scores_drawer(threshold: float, labelled_event_ids: set[str] = frozenset()) -> Draw:
+def scores_drawer(threshold: float = ALERT_THRESHOLD, labelled_event_ids: set[str] = frozenset()) -> Draw:
     """Anomaly score per location over event time, the alert threshold, and the labelled anomalies."""
     def draw(data: pd.DataFrame, ax: plt.Axes) -> None:
         for location, rows in data.groupby("location") if len(data) else []:
@@ -86,7 +87,7 @@ def scores_drawer(threshold: float, labelled_event_ids: set[str] = frozenset()) 
     return draw
 
 
-def stored_scores_drawer(threshold: float) -> Draw:
+def stored_scores_drawer(threshold: float = ALERT_THRESHOLD) -> Draw:
     """WindDataTable's contents: the stored anomaly_score of each turbine's readings over their event time,
     with the alert threshold; the anomalies stand out above the line."""
     def draw(items: pd.DataFrame, ax: plt.Axes) -> None:

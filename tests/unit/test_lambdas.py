@@ -357,7 +357,8 @@ def test_aws_target_deploys_tagged_resources_idempotently_and_removes_them(aws_t
     assert (table["partition_key"], table["sort_key"], table["tags"]) == ("location", "reading_id", tag)
     assert topics.subscriptions() == [{"protocol": "email", "endpoint": "student@example.com",
                                        "arn": subscription["arn"], "confirmed": subscription["confirmed"]}]
-    assert function["environment"] == {"OUTPUT_TABLE_NAME": NAMES.wind_table, "SNS_TOPIC_ARN": topic, "THRESHOLD": "2"}
+    assert function["environment"] == {"OUTPUT_TABLE_NAME": NAMES.wind_table, "SNS_TOPIC_ARN": topic, "THRESHOLD": "2",
+                                       "SUBJECT": "Abnormal Wind Turbine Speed Detected"}
     assert (function["handler"], function["runtime"], function["tags"]) == (
         "anomaly_message_delivery.handler", "python3.11", tag)
     assert analytics["role"].endswith(f":role/{NAMES.role}")
