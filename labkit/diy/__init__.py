@@ -10,10 +10,10 @@ missing or wrong, and a hint; and a reference solution that the headless run use
     diy.solve(1)        # write (and show) the reference solution of exercise 1
     diy.check_results() # the whole pipeline: DIYTable against what the simulator sent
 """
-from .checks import CHECKS, WINDOW_SECONDS, check
+from .checks import CHECKS, check
 from .pipeline import check_results, draw_max_speeds, until_results_complete
 from .reference import solution_code, solve
 from .work import RECORD_RULE, WINDOW_RULE, work_folder
 
-__all__ = ["CHECKS", "RECORD_RULE", "WINDOW_RULE", "WINDOW_SECONDS", "check", "check_results", "draw_max_speeds",
-           "solution_code", "solve", "until_results_complete", "work_folder"]
+__all__ = ["CHECKS", "RECORD_RULE", "WINDOW_RULE", "check", "check_results", "draw_max_speeds", "solution_code", "solve",
+           "until_results_complete", "work_folder"]

@@ -6,21 +6,10 @@ import zipfile
 
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from labkit import clients
 from labkit.config import NAMES, settings
 from labkit.resources import apps
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    monkeypatch.setenv("LABKIT_TARGET", "aws")
-    monkeypatch.setenv("LABKIT_REGION", "us-east-1")
-    clients._client.cache_clear()
-    with mock_aws():
-        yield
-    clients._client.cache_clear()
 
 
 @pytest.mark.parametrize("name", list(apps.APP_FOLDERS))

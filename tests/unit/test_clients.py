@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from moto import mock_aws
 
 from labkit import clients
 from labkit.config import REPO_ROOT
@@ -15,18 +14,6 @@ from tests.conftest import free_port
 
 HAND_PAGING = re.compile(r"NextToken|NextMarker|\bMarker\b|ExclusiveStartKey|LastEvaluatedKey|nextToken|"
                          r"ContinuationToken|get_paginator\(")
-
-
-@pytest.fixture
-def aws(monkeypatch):
-    monkeypatch.setenv("LABKIT_TARGET", "aws")
-    monkeypatch.setenv("LABKIT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "moto")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "moto")
-    clients._client.cache_clear()
-    with mock_aws():
-        yield
-    clients._client.cache_clear()
 
 
 def test_paging_with_no_local_stack_says_start_it_like_every_call(monkeypatch):
