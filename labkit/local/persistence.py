@@ -84,6 +84,8 @@ def restore(state_dir: Path) -> bool:
         backends.clear()
         backends.update(accounts)
         vars(backends).update(extras)
+        for account in accounts:  # indexing marks the service as in use: moto's tag search only looks at those
+            backends[account]
     log.info("restored %s from %s", ", ".join(state), source)
     return True
 

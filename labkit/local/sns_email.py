@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import functools
 import json
-from datetime import datetime, timezone
+import time
 
 from flask import Blueprint, jsonify, request
 from moto.backends import get_backend
 from moto.sns.models import Subscription
 from moto.sns.utils import FilterPolicyMatcher
 
-from ..config import Settings
+from ..config import Settings, iso_time
 from .moto_patches import Patch
 
 EMAIL_PROTOCOLS = ("email", "email-json")
@@ -50,7 +50,7 @@ def _email_body(subscription: Subscription, message: str, attributes, structure:
 
 
 def _keep(subscription: Subscription, message_id: str, subject: str | None, body: str) -> None:
-    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    now = iso_time(time.time() * 1000)
     topic = subscription.topic
     if subscription.protocol == "email-json":
         body = json.dumps({"Type": "Notification", "MessageId": message_id, "TopicArn": topic.arn,

@@ -12,7 +12,7 @@ import html
 import ipywidgets as w
 import pandas as pd
 
-from ..config import NAMES
+from ..config import ALERT_THRESHOLD, NAMES
 from ..errors import LabError
 from ..resources import tables
 
@@ -26,7 +26,7 @@ class TableExplorer:
         self.table = w.Text(value=table, description="Table", continuous_update=False)
         self.partition = w.Dropdown(options=[ALL], value=ALL, description="Partition")
         self.filter_scores = w.Checkbox(value=min_score is not None, description="Only anomaly_score ≥")
-        self.min_score = w.FloatText(value=2.0 if min_score is None else min_score, layout=w.Layout(width="6em"))
+        self.min_score = w.FloatText(value=ALERT_THRESHOLD if min_score is None else min_score, layout=w.Layout(width="6em"))
         self.limit = w.BoundedIntText(value=limit, min=1, max=10_000, description="Show")
         self.run_button = w.Button(description="Run", button_style="primary", icon="search")
         self.message = w.HTML()

@@ -3,11 +3,14 @@ event source mapping sends to its on-failure destination."""
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+import time
+from datetime import datetime
+
+from ...config import iso_time
 
 
 def _iso_ms(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_time(moment.timestamp() * 1000)
 
 
 def kinesis_record(record: dict, shard_id: str, stream_arn: str, region: str, role_arn: str) -> dict:
@@ -47,7 +50,7 @@ def failure_record(*, request_id: str, function_arn: str, condition: str, invoke
         },
         "responseContext": response,
         "version": "1.0",
-        "timestamp": _iso_ms(datetime.now(timezone.utc)),
+        "timestamp": iso_time(time.time() * 1000),
         "KinesisBatchInfo": {
             "shardId": shard_id,
             "startSequenceNumber": records[0]["SequenceNumber"],

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from moto.backends import get_backend
+
+from ...config import iso_time
 
 
 class FunctionLogs:
@@ -19,7 +20,7 @@ class FunctionLogs:
         return self.folder / f"{function_name}.log"
 
     def _append(self, function_name: str, lines: list[str]) -> None:
-        stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        stamp = iso_time(time.time() * 1000)
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.path(function_name), "a", encoding="utf-8") as handle:
             handle.writelines(f"{stamp} {line}\n" for line in lines)
