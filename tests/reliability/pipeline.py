@@ -269,11 +269,15 @@ def stale_app_code() -> list[str]:
 
 @pytest.fixture(scope="session")
 def drill(stack):
-    """The drill pipeline, built once for the session (the drills and the security tests share it)."""
+    """The drill pipeline, built once for the session (the drills and the security tests share it), on a freshly
+    restarted stack: by now the session's Flink cluster has run dozens of jobs, and in one full run the drill's job
+    then failed to start its Python worker ("Failed to create stage bundle factory"), which it never does alone."""
     stale = stale_app_code()
     if stale:
         pytest.fail(f"{', '.join(stale)} changed since flink/target/anomaly_detection.zip was built, so the app "
                     "would run old code: rebuild it with `mvn -q -f flink/pom.xml package`.")
+    lab.down(quiet=True)
+    lab.up(quiet=True)
     pipeline = DrillPipeline().build()
     yield pipeline
     pipeline.teardown()
