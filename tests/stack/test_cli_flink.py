@@ -75,8 +75,10 @@ def restored_from_savepoint(job_id: str) -> bool:
 
 def test_flink_run_after_flink_stop_restores_the_forests(anomaly_app):
     labkit_cli("flink", "run", APP, "--fresh")
-    fresh = first_score_per_location(send_wind_and_read_scores(anomaly_app))
-    assert len(fresh) == LOCATIONS and set(fresh.values()) == {0}, "--fresh starts every forest empty"
+    fresh_job = lab.status()["components"]["flink"]["applications"][APP]["job_id"]
+    assert not restored_from_savepoint(fresh_job), "--fresh starts with no snapshot"
+    send_wind_and_read_scores(anomaly_app)  # (a fresh job reads the stream from its start: its forests warm up on
+    # whatever earlier runs left there, so its first scores are 0 only on an empty stream)
     snapshots = len(lab.apps.snapshots(APP))
 
     assert "READY" in labkit_cli("flink", "stop", APP)
