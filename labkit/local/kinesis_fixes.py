@@ -6,6 +6,11 @@ Measured defects of stock moto 5.2.5, and what this module does about each:
 - get_records scans the shard from its start: records sit in a list indexed by sequence number;
 - retention is never applied: records older than the stream's retention period are trimmed;
 - an invalid shard iterator gives HTTP 500: it gives InvalidArgumentException;
+- a shard's StartingSequenceNumber moves when records are trimmed: it is fixed when the shard is created;
+- SplitShard (and UpdateShardCount, which splits) puts the parent's records again under new numbers and new
+  records keep going to the closed parent: the parent keeps its records and numbers, an iterator on it reads
+  to its end and then gets no NextShardIterator (as on AWS), and new records go to the open children, whose
+  numbers follow the parent's;
 - moto invokes mapped Lambdas synchronously inside PutRecord: switched off, the labkit Lambda
   runtime polls the stream like AWS's event source mappings do.
 
@@ -32,6 +37,7 @@ from moto.kinesis import models
 from moto.kinesis.exceptions import (InvalidArgumentError, RecordSizeExceedsLimit, TooManyRecords,
                                      TotalRecordsSizeExceedsLimit)
 from moto.kinesis.utils import decompose_shard_iterator
+from moto.utilities.utils import md5_hash
 
 from .moto_patches import Patch
 
@@ -43,16 +49,14 @@ WRITES_PER_S, WRITE_BYTES_PER_S = 1000, 2**20
 
 
 class ShardLog:
-    """The records of one shard: sequence number n lives at index n - 1 - trimmed."""
+    """The records of one shard, numbered start + 1, start + 2, ...: number n lives at index n - 1 - trimmed."""
 
-    def __init__(self) -> None:
+    start = 0  # fixed at the shard's creation; logs saved before it was kept all started at 0
+
+    def __init__(self, start: int = 0) -> None:
         self.entries: list[models.Record] = []
         self.arrivals: list[float] = []
-        self.trimmed = 0
-
-    @property
-    def first_sequence(self) -> int:
-        return self.trimmed + 1 if self.entries else 0
+        self.start = self.trimmed = start
 
     @property
     def last_sequence(self) -> int:
@@ -91,8 +95,7 @@ def _records_view(shard: models.Shard) -> OrderedDict:
 
 
 def _reset_records(shard: models.Shard, records: OrderedDict) -> None:
-    log = ShardLog()
-    log.trimmed = _log(shard).last_sequence if not records else 0
+    log = ShardLog(_log(shard).last_sequence)
     for record in records.values():
         log.append(record)
     shard.__dict__["_labkit_log"] = log
@@ -114,7 +117,7 @@ def _get_records(self: models.Shard, last_sequence_id: str, limit: int | None):
 
 
 def _min_sequence(self: models.Shard) -> int:
-    return _log(self).first_sequence
+    return _log(self).start + 1
 
 
 def _max_sequence(self: models.Shard) -> int:
@@ -123,6 +126,39 @@ def _max_sequence(self: models.Shard) -> int:
 
 def _sequence_at(self: models.Shard, at_timestamp: float) -> int:
     return _log(self).last_before(at_timestamp)
+
+
+def _shard_for_key(self: models.Stream, partition_key: str, explicit_hash_key: str) -> models.Shard:
+    """The open shard whose hash key range (both ends included, as on AWS) holds the record's hash key."""
+    if not isinstance(partition_key, str) or len(partition_key) > 256:
+        raise InvalidArgumentError("partition_key")
+    if explicit_hash_key and (not isinstance(explicit_hash_key, str) or int(explicit_hash_key) >= 2**128):
+        raise InvalidArgumentError("explicit_hash_key")
+    key = int(explicit_hash_key) if explicit_hash_key else int(md5_hash(partition_key.encode()).hexdigest(), 16)
+    return next(shard for shard in self.shards.values()
+                if shard.is_open and shard.starting_hash <= key <= shard.ending_hash)
+
+
+def _split_shard(self: models.Stream, shard_to_split: str, new_starting_hash_key: str) -> None:
+    """Close the parent with its records where they are; two open children share its hash key range."""
+    with _stream_lock(self):
+        parent, split_at = self.shards[shard_to_split], int(new_starting_hash_key)
+        if not parent.starting_hash < split_at < parent.ending_hash:
+            raise InvalidArgumentError(
+                f"NewStartingHashKey {split_at} used in SplitShard() on shard {shard_to_split} in stream "
+                f"{self.stream_name} under account {self.account_id} is not both greater than one plus the shard's "
+                f"StartingHashKey {parent.starting_hash} and less than the shard's EndingHashKey "
+                f"{parent.ending_hash - 1}.")
+        if not parent.is_open:
+            raise InvalidArgumentError(
+                f"Shard {shard_to_split} in stream {self.stream_name} under account {self.account_id} has already "
+                "been merged or split, and thus is not eligible for merging or splitting.")
+        parent.is_open = False
+        for low, high in ((parent.starting_hash, split_at - 1), (split_at, parent.ending_hash)):
+            child = models.Shard(max(shard._shard_id for shard in self.shards.values()) + 1, low, high,
+                                 parent=parent.shard_id)
+            child.__dict__["_labkit_log"] = ShardLog(_log(parent).last_sequence)
+            self.shards[child.shard_id] = child
 
 
 def _stream_lock(stream: models.Stream) -> threading.RLock:
@@ -243,14 +279,15 @@ def _checked_get_records(original):
         stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
         with _stream_lock(stream):
             _apply_retention(stream)
-            if not limits_on():
-                return original(self, stream_arn, shard_iterator, limit)
-            meter = _meter(stream.get_shard(shard_id))
-            if not meter.admit_read(clock()):
+            shard = stream.get_shard(shard_id)
+            meter = _meter(shard) if limits_on() else None
+            if meter and not meter.admit_read(clock()):
                 raise ThroughputExceeded(shard_id, stream)
-            result = original(self, stream_arn, shard_iterator, limit)
-            meter.read_budget -= sum(_size(r.partition_key, r.data) for r in result[1])
-            return result
+            next_iterator, records, behind = original(self, stream_arn, shard_iterator, limit)
+            if meter:
+                meter.read_budget -= sum(_size(r.partition_key, r.data) for r in records)
+            read_to_the_end = int(decompose_shard_iterator(next_iterator)[2]) >= _log(shard).last_sequence
+            return (None if read_to_the_end and not shard.is_open else next_iterator), records, behind
 
     return get_records
 
@@ -266,12 +303,16 @@ def patches() -> list[Patch]:
     log_fix = ("stock moto keeps a shard's records in a dict: every put lists its keys (cost grows with the "
                "stream) and every read scans it from the start; here a list indexed by sequence number")
     tail = "test_reading_the_tail_of_a_long_shard_does_not_rescan_it"
+    resharding = "test_resharding_keeps_every_record_with_its_number"
     return [
         Patch(models.Shard, "records", property(_records_view, _reset_records), log_fix, tail),
         Patch(models.Shard, "put_record", _put_record, log_fix,
               "test_a_put_costs_the_same_memory_at_any_stream_length"),
         Patch(models.Shard, "get_records", _get_records, log_fix, tail),
-        Patch(models.Shard, "get_min_sequence_number", _min_sequence, log_fix, tail),
+        Patch(models.Shard, "get_min_sequence_number", _min_sequence,
+              "stock moto reports a shard's first remaining record as its StartingSequenceNumber, so it moves "
+              "on trim; here it is fixed when the shard is created",
+              "test_a_shards_starting_sequence_number_stays_when_its_records_are_trimmed"),
         Patch(models.Shard, "get_max_sequence_number", _max_sequence, log_fix, tail),
         Patch(models.Shard, "get_sequence_number_at", _sequence_at, log_fix, tail),
         Patch(models.Stream, "put_record", _stream_put_record,
@@ -279,13 +320,21 @@ def patches() -> list[Patch]:
               "here a put holds the stream's lock, applies retention, leaves delivery to labkit's poller and "
               "(limits on) keeps the shard's write limit",
               "test_concurrent_puts_get_distinct_sequence_numbers"),
+        Patch(models.Stream, "split_shard", _split_shard,
+              "stock moto puts a split shard's records again under new numbers (into the parent itself), so "
+              "iterators and checkpoints taken before re-read them; here they stay in the closed parent",
+              resharding),
+        Patch(models.Stream, "get_shard_for_key", _shard_for_key,
+              "stock moto sends records to a closed parent after a split (and misses a range's last hash key); "
+              "here to the open shard whose range holds the key", resharding),
         Patch(models.Stream, "__getstate__", _stream_getstate,
               "the stream's lock (added here) cannot be pickled when the stack saves its state",
               "test_a_stream_that_was_written_pickles"),
         Patch(models.KinesisBackend, "get_records", _checked_get_records(models.KinesisBackend.get_records),
               "stock moto answers HTTP 500 to an invalid shard iterator, never applies retention and serves any "
-              "number of reads; here InvalidArgumentException, a read holds the stream's lock and trims expired "
-              "records, and (limits on) a shard serves 5 calls and 2 MiB a second",
+              "number of reads, and a closed shard read to its end still answers a NextShardIterator; here "
+              "InvalidArgumentException, a read holds the stream's lock and trims expired records, a closed "
+              "shard's end answers no NextShardIterator, and (limits on) a shard serves 5 calls and 2 MiB a second",
               "test_an_invalid_shard_iterator_is_an_invalid_argument"),
         Patch(models.KinesisBackend, "put_records", _put_records,
               "stock moto accepts every entry of PutRecords; here (limits on) entries beyond a shard's 1,000 "

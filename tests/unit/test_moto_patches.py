@@ -33,6 +33,7 @@ from labkit.local.managed_flink import LocalManagedFlink
 from labkit.progress import wait_until
 
 from ..conftest import free_port
+from ..stack.test_kinesis_resharding import assert_resharding_keeps_records, double, split
 
 PROVEN: dict[str, set[str]] = {}  # patch id -> the tests that prove it
 
@@ -192,6 +193,26 @@ def test_an_invalid_shard_iterator_is_an_invalid_argument(kinesis):
     with pytest.raises(ClientError) as error:
         kinesis.get_records(ShardIterator="not-a-valid-iterator!!")
     assert error.value.response["Error"]["Code"] == "InvalidArgumentException"
+
+
+@proves("moto.kinesis.models.Shard.get_min_sequence_number", raises=AssertionError)
+def test_a_shards_starting_sequence_number_stays_when_its_records_are_trimmed(kinesis, monkeypatch):
+    def starting() -> str:
+        return kinesis.list_shards(StreamName="s")["Shards"][0]["SequenceNumberRange"]["StartingSequenceNumber"]
+
+    created = starting()
+    _fill(kinesis, 3)
+    monkeypatch.setattr(kinesis_fixes, "clock", lambda: time.time() + 25 * 3600)
+    kinesis.get_records(ShardIterator=_iterator(kinesis))  # trims all 3
+    kinesis.put_record(StreamName="s", Data=b"new", PartitionKey="p")
+    assert (created, starting()) == ("1", "1")
+
+
+@proves(*(f"moto.kinesis.models.{name}" for name in ("Stream.split_shard", "Stream.get_shard_for_key",
+                                                      "KinesisBackend.get_records")), raises=AssertionError)
+@pytest.mark.parametrize("reshard", [split, double], ids=["SplitShard", "UpdateShardCount"])
+def test_resharding_keeps_every_record_with_its_number(patched_moto, reshard):
+    assert_resharding_keeps_records(_aws("kinesis"), "s", reshard)
 
 
 @pytest.fixture
