@@ -4,11 +4,17 @@ One `LocationDetector` per location holds a Random Cut Forest (krcf, a port of A
 run of identical readings. For every reading it scores first, then updates the forest, like the AWS sample,
 and reports which rule fired:
 
-- "rcf":   the forest's anomaly score reached the threshold (spikes, most drop-outs);
+- "rcf":   the forest's anomaly score reached the threshold (spikes, most drop-outs), unless the turbine's power
+           confirms the wind (power_curve.py: a gust the turbine really felt is weather, not a fault);
 - "stuck": the same speed arrived `stuck_run_length` times in a row (a stuck anemometer, which no forest
-           catches: repeated identical shingles soon look normal).
+           catches: repeated identical shingles soon look normal; a run of zeros is a drop-out);
+- "power": the turbine's power stayed below its power curve at the measured wind (power_curve.py: under-
+           performance or a stop at good wind, judged over time).
 
-The Flink job keeps each location's detector in keyed state, so a snapshot restores the forest and the run.
+Each output names the fault kind: "spike" or "dropout" (the forest's attribution says whether the reading was
+above or below what it expected), "stuck", "underperformance" or "stop", with expected vs actual power.
+The Flink job keeps each location's detector in keyed state, so a snapshot restores the forest, the run and
+the learned power curves.
 """
 from __future__ import annotations
 
@@ -19,8 +25,11 @@ from datetime import datetime, timezone
 
 import krcf
 
+from power_curve import PowerSettings, TurbineMonitor, parse_models
+
 RULE_RCF = "rcf"
 RULE_STUCK = "stuck"
+RULE_POWER = "power"
 EXAMPLE_EVENT_TIME = "2026-11-27T10:00:00.000Z"
 MAX_TEXT_BYTES = 256  # a text field's UTF-8 size: the ids and location become DynamoDB keys downstream
 MAX_SPEED_MPH = 300.0  # the fastest gust ever measured is 253 mph: more is a sensor or encoding fault
@@ -111,31 +120,50 @@ class DetectorSettings:
     stuck_run_length: int = 10  # identical readings in a row that mean a stuck sensor
     random_seed: int = 42
     locations: tuple[str, ...] = ()  # the locations the app watches (property "locations", comma-separated); () any
+    power: PowerSettings = PowerSettings()
 
     @classmethod
     def from_properties(cls, lab: dict[str, str]) -> "DetectorSettings":
         """Settings from the `lab` property group (all values are strings there); absent keys keep defaults."""
-        names = {
+        values = _typed(lab, {
             "rcf.trees": ("trees", int),
             "rcf.sampleSize": ("sample_size", int),
             "rcf.shingleSize": ("shingle_size", int),
             "rcf.outputAfter": ("output_after", int),
             "rcf.scoreThreshold": ("score_threshold", float),
             "stuck.runLength": ("stuck_run_length", int),
-        }
-        values = {}
-        for key, (field, kind) in names.items():
-            if key in lab:
-                try:
-                    values[field] = kind(lab[key])
-                except ValueError:
-                    raise ValueError(f"property lab/{key} must be a {kind.__name__}, got {lab[key]!r}") from None
+        })
+        power = _typed(lab, {
+            "power.window": ("window", int),
+            "power.persistence": ("persistence", float),
+            "power.lowRatio": ("low_ratio", float),
+            "power.recover": ("recover", int),
+            "power.judgeFrom": ("judge_from", float),
+            "power.stopShare": ("stop_share", float),
+            "power.maxGapSeconds": ("max_gap_s", float),
+        })
+        if "turbines.model" in lab:
+            power["models"] = parse_models(lab["turbines.model"])
         if "locations" in lab:
             values["locations"] = tuple(name.strip() for name in lab["locations"].split(",") if name.strip())
-        settings = cls(**values)
+        settings = cls(**values, power=PowerSettings(**power))
         if settings.stuck_run_length < 2:
             raise ValueError(f"property lab/stuck.runLength must be >= 2, got {settings.stuck_run_length}")
+        if settings.power.window < 1 or settings.power.recover < 1:
+            raise ValueError("properties lab/power.window and lab/power.recover must be >= 1")
         return settings
+
+
+def _typed(lab: dict[str, str], names: dict[str, tuple[str, type]]) -> dict:
+    """{field: value} for the property keys present in `lab`, each converted to its type."""
+    values = {}
+    for key, (field, kind) in names.items():
+        if key in lab:
+            try:
+                values[field] = kind(lab[key])
+            except ValueError:
+                raise ValueError(f"property lab/{key} must be a {kind.__name__}, got {lab[key]!r}") from None
+    return values
 
 
 def attribution_labels(shingle_size: int) -> list[str]:
@@ -144,7 +172,7 @@ def attribution_labels(shingle_size: int) -> list[str]:
 
 
 class LocationDetector:
-    """Random Cut Forest plus the stuck-sensor rule for the readings of one location."""
+    """Random Cut Forest, the stuck-sensor rule and each turbine's power curve for the readings of one location."""
 
     def __init__(self, settings: DetectorSettings):
         self.settings = settings
@@ -159,6 +187,7 @@ class LocationDetector:
         })
         self.last_speed: float | None = None
         self.run_length = 0
+        self.turbines: dict[str, TurbineMonitor] = {}
 
     def assess(self, reading: Reading) -> dict:
         """Score the reading, then learn from it; the output record for AnomalyDetectionStream."""
@@ -171,12 +200,20 @@ class LocationDetector:
         self.last_speed = reading.speed
         stuck = self.run_length >= self.settings.stuck_run_length
 
+        turbine = self.turbines.get(reading.turbine_id)
+        if turbine is None:
+            turbine = self.turbines[reading.turbine_id] = TurbineMonitor(
+                self.settings.power, self.settings.power.model_of(reading.turbine_id))
         if stuck:
-            rule = RULE_STUCK
-        elif score >= self.settings.score_threshold:
-            rule = RULE_RCF
+            rule, fault = RULE_STUCK, "dropout" if reading.speed == 0 else "stuck"
+        elif score >= self.settings.score_threshold and not turbine.confirms(reading.speed, reading.power_kw):
+            rule, fault = RULE_RCF, "spike" if sum(directions["high"]) >= sum(directions["low"]) else "dropout"
         else:
-            rule = None
+            rule, fault = None, None
+        power = turbine.assess(reading.speed, reading.power_kw, reading.event_time,
+                               parse_event_time(reading.event_time), sensor_suspect=rule is not None)
+        if rule is None and turbine.fault:
+            rule, fault = RULE_POWER, turbine.fault
         labels = attribution_labels(self.settings.shingle_size)
         attribution = {
             label: high + low for label, high, low in zip(labels, directions["high"], directions["low"])
@@ -191,4 +228,6 @@ class LocationDetector:
             "attribution": attribution,
             "stuck": stuck,
             "rule": rule,
+            **power,
+            "fault": fault,
         }

@@ -1,12 +1,13 @@
 """AnomalyDetection: wind readings from Kinesis, scored per location, anomaly records back to Kinesis.
 
     WindDataStream --> key by location --> parse, Random Cut Forest + stuck-sensor rule
+                                           + each turbine's power curve (under-performance, stop)
                    --> AnomalyDetectionStream
     records that are not readings: counted (metric rejectedRecords) and printed to the TaskManager's
     stdout as  rejected> {"reason": ..., "data": ...}  (Flink dashboard: Task Managers > Stdout)
 
 The same file runs on the labkit local Flink cluster and on Managed Service for Apache Flink. The rules live in
-detector.py beside this file (plain Python, unit-tested without Flink).
+detector.py and power_curve.py beside this file (plain Python, unit-tested without Flink).
 """
 from __future__ import annotations
 
@@ -39,8 +40,8 @@ def location_of(text: str) -> str:
 
 
 class ScoreReadings(KeyedProcessFunction):
-    """Parses each record and scores it with its location's LocationDetector, kept in keyed state so a snapshot
-    restores it. A record that is not a reading goes to the `rejected` side output with the reason, counted,
+    """Parses each record and scores it with its location's LocationDetector (forest, stuck run, power curves),
+    kept in keyed state so a snapshot restores it. A record that is not a reading goes to the `rejected` side output with the reason, counted,
     never fatal."""
 
     def __init__(self, settings: DetectorSettings):
@@ -65,7 +66,8 @@ class ScoreReadings(KeyedProcessFunction):
 
 def main() -> None:
     # 1. Configuration: runtime properties --------------------------------------------------------------
-    # Group "lab" holds the lab's stream names and region and the detector's settings. Group
+    # Group "lab" holds the lab's stream names and region and the detector's settings (turbines.model names
+    # each turbine's model, whose manufacturer's curve then applies; other turbines learn theirs). Group
     # "kinesis.client" (local runs only) goes to the connector as-is, e.g. aws.endpoint.
     groups = load_property_groups(properties_file(HERE))
     lab = groups["lab"]
@@ -85,6 +87,7 @@ def main() -> None:
     config.set_string("python.state.cache-size", "1000")  # >= locations per task: every forest stays cached
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.add_python_file(str(HERE / "detector.py"))
+    env.add_python_file(str(HERE / "power_curve.py"))
     env.add_python_file(str(HERE / "kinesis_job.py"))
 
     # 2. Source: Kinesis stream WindDataStream ----------------------------------------------------------
