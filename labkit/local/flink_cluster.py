@@ -260,6 +260,13 @@ class FlinkCluster:
                    quiet=quiet)
         return operation["location"].removeprefix("file:")
 
+    def latest_checkpoint(self, job_id: str | None) -> Path | None:
+        """The newest complete checkpoint a job left in the checkpoint folder (kept after a crash), or None."""
+        if not job_id:
+            return None
+        complete = [meta.parent for meta in (self.checkpoint_dir / job_id).glob("chk-*/_metadata")]
+        return max(complete, key=lambda folder: int(folder.name.split("-")[1]), default=None)
+
     def latest_savepoint(self, job_name: str) -> Path | None:
         """The newest complete savepoint taken by stop_with_savepoint for jobs named `job_name`."""
         complete = [meta.parent for meta in (self.savepoint_dir / job_name).glob("savepoint-*/_metadata")]

@@ -23,7 +23,8 @@ from moto.core.exceptions import JsonRESTError
 from ..errors import LabError
 
 PINNED_MOTO = "5.2.5"
-CONTRIBUTORS = ("kinesis_fixes", "moto_dispatch", "sns_email", "lambda_runtime.runtime", "managed_flink")
+CONTRIBUTORS = ("kinesis_fixes", "moto_dispatch", "sns_email", "lambda_runtime.runtime", "managed_flink",
+                "replay_clock")
 
 
 @dataclass(frozen=True)

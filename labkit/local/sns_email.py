@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 
 from flask import Blueprint, jsonify, request
 from moto.backends import get_backend
@@ -18,6 +17,7 @@ from moto.sns.models import Subscription
 from moto.sns.utils import FilterPolicyMatcher
 
 from ..config import Settings, iso_time
+from . import replay_clock
 from .moto_patches import Patch
 
 EMAIL_PROTOCOLS = ("email", "email-json")
@@ -50,7 +50,7 @@ def _email_body(subscription: Subscription, message: str, attributes, structure:
 
 
 def _keep(subscription: Subscription, message_id: str, subject: str | None, body: str) -> None:
-    now = iso_time(time.time() * 1000)
+    now = iso_time(replay_clock.now() * 1000)
     topic = subscription.topic
     if subscription.protocol == "email-json":
         body = json.dumps({"Type": "Notification", "MessageId": message_id, "TopicArn": topic.arn,

@@ -43,6 +43,7 @@ class Stack:
     def __init__(self, s: Settings):
         self.settings = s
         self.components = build_components(s)
+        self._endpoint = next(c for c in self.components if isinstance(c, AwsEndpoint))
         self.started_at = time.time()
         self.stopping = threading.Event()
         self.app = self._build_app()
@@ -75,7 +76,7 @@ class Stack:
             "service_url": s.service_url,
             "state_dir": str(s.state_dir),
             "uptime_s": round(time.time() - self.started_at, 1),
-            "notices": [notice for notice in [persistence.notice(s.state_dir)] if notice],
+            "notices": [notice for notice in [persistence.notice(s.state_dir), self._endpoint.recovery] if notice],
             "components": {},
         }
         for component in self.components:

@@ -112,4 +112,4 @@ def test_garbage_state_file_is_moved_aside_and_the_stack_starts_empty_saying_so(
     assert sentence in (state / "stack.log").read_text()
     assert report["notices"] == [sentence]
     assert streams == []
-    assert (state / "aws-state.pickle").read_bytes().startswith(b"labkit-aws-state 1 moto "), "saved anew at down"
+    assert (state / "aws-state.pickle").read_bytes().startswith(b"labkit-aws-state 2 moto "), "saved anew at down"

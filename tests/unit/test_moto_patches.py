@@ -620,3 +620,16 @@ def test_starting_while_the_flink_component_is_not_running_answers_with_a_senten
     assert error.value.response["Error"]["Code"] == "ServiceException"
     assert "flink component is not running" in error.value.response["Error"]["Message"]
     assert _status() == "READY"
+
+
+# -- the replay clock (replay_clock.py) ---------------------------------------------------------------------
+
+@proves("moto.kinesis.models.utcnow", raises=AssertionError)
+def test_a_record_put_while_the_clock_is_frozen_arrives_at_that_time(kinesis):
+    from labkit.local import replay_clock
+
+    an_hour_ago = round(time.time()) - 3600.25  # within the stream's retention
+    with replay_clock.frozen_at(an_hour_ago):
+        kinesis.put_record(StreamName="s", Data=b"x", PartitionKey="p")
+    [record] = kinesis.get_records(ShardIterator=_iterator(kinesis))["Records"]
+    assert record["ApproximateArrivalTimestamp"].timestamp() == pytest.approx(an_hour_ago, abs=0.001)

@@ -1,16 +1,13 @@
-"""Save and restore moto's Lambda functions and event source mappings across a stack restart.
+"""moto's Lambda functions and event source mappings as definitions, for the endpoint's snapshots.
 
-moto's Lambda backend does not pickle (weak references), so labkit/local/persistence.py leaves it out.
-This module writes what defines them to a JSON file instead (code as base64) and creates them again
-through the backend at start, keeping each mapping's UUID so that its checkpoints still match.
+moto's Lambda backend does not pickle (weak references), so labkit/local/persistence.py keeps what
+defines them instead (code as base64) and creates them again through the backend at start, keeping each
+mapping's UUID so that its checkpoints still match.
 """
 from __future__ import annotations
 
 import base64
-import json
 import logging
-import os
-from pathlib import Path
 
 from moto.awslambda.utils import make_event_source_mapping_arn
 from moto.backends import get_backend
@@ -58,8 +55,8 @@ def _mapping(esm) -> dict:
     return {"UUID": esm.uuid, "FunctionName": esm.function_name, **spec}  # as created: ListEventSourceMappings matches it
 
 
-def save(path: Path) -> int:
-    """Write every function and event source mapping to `path` (atomically); returns how many."""
+def dump() -> list[dict]:
+    """Every function and event source mapping, per account and region."""
     accounts = []
     for account, regions in list(get_backend("lambda").items()):
         for region, backend in list(regions.items()):
@@ -67,27 +64,22 @@ def save(path: Path) -> int:
             mappings = [_mapping(esm) for esm in backend.list_event_source_mappings("", "")]
             if functions or mappings:
                 accounts.append({"account": account, "region": region, "functions": functions, "mappings": mappings})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(accounts))
-    os.replace(partial, path)
-    return sum(len(a["functions"]) + len(a["mappings"]) for a in accounts)
+    return accounts
 
 
-def restore(path: Path) -> int:
-    """Create the saved functions and mappings in this process's moto backends; returns how many."""
-    if not path.exists():
-        return 0
+def load(accounts: list[dict]) -> int:
+    """Create the dumped functions and mappings in this process's moto backends; returns how many."""
     restored = 0
-    for entry in json.loads(path.read_text()):
+    for entry in accounts:
         backend = get_backend("lambda")[entry["account"]][entry["region"]]
         for spec in entry["functions"]:
             try:
-                backend.create_function(spec)
+                backend.create_function(dict(spec))
                 restored += 1
             except Exception as error:  # e.g. its role was deleted: keep the others
                 log.warning("could not restore Lambda function %s: %s", spec["FunctionName"], error)
         for spec in entry["mappings"]:
+            spec = dict(spec)
             saved_id = spec.pop("UUID")
             try:
                 esm = backend.create_event_source_mapping(spec)

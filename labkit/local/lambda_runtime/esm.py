@@ -16,7 +16,8 @@ Rules (AWS Lambda's, for Kinesis):
 - FunctionResponseTypes ReportBatchItemFailures: the function returns {"batchItemFailures":
   [{"itemIdentifier": sequenceNumber}]}; the records before the lowest reported one are done and only the
   rest is retried; an identifier that is empty or not in the batch fails the whole batch;
-- checkpoints per (mapping, shard) live in the state folder, so a restarted stack goes on where it was;
+- checkpoints per (mapping, shard) live in the state folder (fsynced), so a restarted stack, also after a
+  crash, goes on where it was;
 - a stream deleted and created again under the same name is read from its first record (its sequence
   numbers start again, so the old checkpoint would skip records);
 - each shard is read once a second (AWS's base rate), up to 10,000 records a call, the records beyond the
@@ -83,7 +84,10 @@ class Checkpoints:
             target = self.folder / mapping / shard
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_suffix(".partial")
-            partial.write_text(sequence)
+            with open(partial, "w") as handle:
+                handle.write(sequence)
+                handle.flush()
+                os.fsync(handle.fileno())
             os.replace(partial, target)
 
     def restart(self, mapping: str) -> None:

@@ -6,8 +6,8 @@
 - event source mappings created, updated, disabled or deleted with the ordinary boto3 calls start and
   stop their pollers (esm.py) at once; deleting a stream makes its mappings start over on the next one;
 - function logs go to CloudWatch Logs on the local endpoint and to a file per function (logs.py);
-- functions and mappings are saved at stop and created again at start (definitions.py), mapping UUIDs
-  kept, so the checkpoints in the state folder still match.
+- functions and mappings live in moto's Lambda backend, which the AWS endpoint makes durable (its journal
+  and snapshots, durable_endpoint.py); mapping UUIDs are kept, so the checkpoints in the state folder match.
 Execution environments are reused while warm, replaced when the function's code or configuration
 changes, and stopped after IDLE_TTL_S without use.
 """
@@ -34,7 +34,7 @@ from moto.kinesis.models import KinesisBackend
 from ...config import Settings
 from .. import moto_patches
 from ..moto_patches import Patch
-from . import definitions, python_runtime
+from . import python_runtime
 from .esm import Mappings
 from .logs import FunctionLogs
 from .worker import FunctionSpec, Invocation, Worker
@@ -64,42 +64,34 @@ class LambdaRuntime:
         self.packages = self.folder / "python3.11-runtime"  # boto3 and its dependencies only (python_runtime.py)
         self.logs = FunctionLogs(self.folder / "logs")
         self.mappings = Mappings(self.folder / "checkpoints", s.endpoint_url, self._invoke_for_mapping, self.logs.note)
-        self.restored = 0
         self._idle: list[Worker] = []
         self._busy: set[Worker] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._events = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lambda-event")
 
-    @property
-    def _definitions(self):
-        return self.folder / "definitions.json"
-
     def start(self) -> None:
         python_runtime.build(self.packages)
-        self.restored = definitions.restore(self._definitions)
-        moto_patches.attach(self.name, self)  # after the restore, which must not start pollers one by one
+        moto_patches.attach(self.name, self)  # after the endpoint's recovery, which must not start pollers one by one
         self.mappings.sync()
         threading.Thread(target=self._housekeeping, daemon=True, name="lambda-housekeeping").start()
-        log.info("Lambda runtime ready (%d functions and mappings restored)", self.restored)
+        log.info("Lambda runtime ready")
 
     def stop(self) -> None:
         self._stopping.set()
         self.mappings.stop_all()
-        saved = definitions.save(self._definitions)
         moto_patches.detach(self.name)
         self._events.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             workers, self._idle, self._busy = [*self._idle, *self._busy], [], set()
         for worker in workers:
             worker.stop()
-        log.info("Lambda runtime stopped (%d functions and mappings saved)", saved)
+        log.info("Lambda runtime stopped")
 
     def status(self) -> dict:
         with self._lock:
             environments = len(self._idle) + len(self._busy)
-        return {"execution_environments": environments, "restored": self.restored,
-                "mappings": self.mappings.status(), "logs": str(self.logs.folder)}
+        return {"execution_environments": environments, "mappings": self.mappings.status(), "logs": str(self.logs.folder)}
 
     # ---- invoking -----------------------------------------------------------------------------------
     def invoke(self, fn: LambdaFunction, event_json: str) -> Invocation:

@@ -24,6 +24,7 @@ from .models import COMPONENT, ApiError, add_snapshot, code_location, property_g
 
 log = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 2.0  # how often the cluster is checked for a lost TaskManager
+ACTIVE = ("STARTING", "RUNNING", "UPDATING")  # at start, such an application was running when the stack crashed
 
 
 def _applications() -> list[Application]:
@@ -48,7 +49,7 @@ class LocalManagedFlink:
 
     def start(self) -> None:
         moto_patches.attach(self.name, self)
-        resume = [app for app in _applications() if run_state(app)["resume_from"]]
+        resume = [app for app in _applications() if run_state(app)["resume_from"] or app.application_status in ACTIVE]
         if resume:
             self._background(self._resume, resume, name="flink-resume")
         self._background(self._watch, name="flink-watch")
@@ -174,6 +175,7 @@ class LocalManagedFlink:
                 app.application_status = "RUNNING"
                 log.info("application %s running as job %s (from %s)", app.application_name, job_id,
                          savepoint or "no snapshot")
+                _make_durable()
         except Exception as error:  # the application goes back to READY; the error is in status and log
             log.exception("starting %s failed", app.application_name)
             state["error"] = str(error)
@@ -197,6 +199,7 @@ class LocalManagedFlink:
         try:
             with self.lock:
                 self._stop_job(app, with_snapshot)
+            _make_durable()
         except Exception as error:
             log.exception("stopping %s failed", app.application_name)
             run_state(app)["error"] = str(error)
@@ -214,6 +217,20 @@ class LocalManagedFlink:
             app.application_status = "RUNNING"
 
     def _resume(self, apps: list[Application]) -> None:
+        """Run again what ran when the stack stopped: from the snapshot of a clean stop, else (a crash) from the
+        job's latest retained checkpoint, else from the application's latest snapshot, as Managed Flink does."""
         for app in apps:
+            state = run_state(app)
+            latest = state["snapshots"][-1]["Location"] if state["snapshots"] else None
+            source = state["resume_from"] or self.cluster.latest_checkpoint(state["job_id"]) or latest
+            log.info("resuming %s (was %s) from %s", app.application_name, app.application_status,
+                     source or "no snapshot")
             app.application_status = "STARTING"
-            self._launch(app, run_state(app)["resume_from"])
+            self._launch(app, source)
+
+
+def _make_durable() -> None:
+    """A job started or stopped outside any AWS call: have the endpoint snapshot its state (job ids, snapshots)."""
+    endpoint = moto_patches.component("aws", required=False)
+    if endpoint is not None:
+        endpoint.snapshot()

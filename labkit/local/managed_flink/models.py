@@ -13,7 +13,7 @@ import functools
 from moto.core.exceptions import JsonRESTError
 from moto.kinesisanalyticsv2.models import Application, KinesisAnalyticsV2Backend
 
-from .. import moto_patches
+from .. import moto_patches, replay_clock
 
 COMPONENT = "flink"  # the stack component's name, under which it attaches to the registry
 
@@ -72,8 +72,30 @@ def add_snapshot(app: Application, location: str) -> None:
     })
 
 
+class _Recorder:
+    """The runner while the endpoint's journal is replayed at start: the state changes of a call are applied,
+    its job work is not; the component resumes what was running once it starts (component.py)."""
+
+    @staticmethod
+    def launch(app: Application, savepoint: str | None) -> None:
+        run_state(app).update(resume_from=savepoint, job_id=None)
+
+    @staticmethod
+    def halt(app: Application, with_snapshot: bool) -> None:
+        run_state(app)["job_id"] = None
+        app.application_status = "READY"
+
+    @staticmethod
+    def restart(app: Application) -> None:
+        """Stays UPDATING: resumed from its job's latest checkpoint."""
+
+    @staticmethod
+    def forget(app: Application) -> None:
+        """Its unpacked code is removed when the component next deletes it."""
+
+
 def _runner():
-    return moto_patches.component(COMPONENT)
+    return _Recorder if replay_clock.replaying() else moto_patches.component(COMPONENT)
 
 
 # -- the operations moto lacks -------------------------------------------------------------------------
