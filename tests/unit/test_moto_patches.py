@@ -633,3 +633,49 @@ def test_a_record_put_while_the_clock_is_frozen_arrives_at_that_time(kinesis):
         kinesis.put_record(StreamName="s", Data=b"x", PartitionKey="p")
     [record] = kinesis.get_records(ShardIterator=_iterator(kinesis))["Records"]
     assert record["ApproximateArrivalTimestamp"].timestamp() == pytest.approx(an_hour_ago, abs=0.001)
+
+
+# -- IAM propagation (iam_propagation.py) ----------------------------------------------------------------
+
+@proves("moto.awslambda.responses.LambdaResponse.create_function",
+        "moto.kinesisanalyticsv2.responses.KinesisAnalyticsV2Response.create_application", raises=AssertionError)
+def test_a_role_younger_than_the_propagation_delay_is_refused_as_on_aws(patched_moto, monkeypatch):
+    from labkit.local import iam_propagation
+
+    monkeypatch.setenv(iam_propagation.SETTING, "1")
+    role = _aws("iam").create_role(RoleName="young", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+
+    def create_function():
+        _aws("lambda").create_function(FunctionName="f", Runtime="python3.11", Role=role, Handler="f.handler",
+                                       Code={"ZipFile": _function_zip()})
+
+    def create_application():
+        _aws("kinesisanalyticsv2").create_application(ApplicationName="App", RuntimeEnvironment="FLINK-1_20",
+                                                      ServiceExecutionRole=role)
+
+    def refusal(call) -> tuple[str, str] | None:
+        try:
+            call()
+        except ClientError as error:
+            return error.response["Error"]["Code"], error.response["Error"]["Message"]
+        return None
+
+    young = [refusal(create_function), refusal(create_application)]
+    time.sleep(1.1)
+    assert young == [("InvalidParameterValueException", "The role defined for the function cannot be assumed by Lambda."),
+                     ("InvalidArgumentException",
+                      f"Kinesis Analytics service doesn't have sufficient privileges to assume the role {role}")]
+    assert [refusal(create_function), refusal(create_application)] == [None, None]
+
+
+# -- the replay clock (replay_clock.py) ---------------------------------------------------------------------
+
+@proves("moto.kinesis.models.utcnow", raises=AssertionError)
+def test_a_record_put_while_the_clock_is_frozen_arrives_at_that_time(kinesis):
+    from labkit.local import replay_clock
+
+    an_hour_ago = round(time.time()) - 3600.25  # within the stream's retention
+    with replay_clock.frozen_at(an_hour_ago):
+        kinesis.put_record(StreamName="s", Data=b"x", PartitionKey="p")
+    [record] = kinesis.get_records(ShardIterator=_iterator(kinesis))["Records"]
+    assert record["ApproximateArrivalTimestamp"].timestamp() == pytest.approx(an_hour_ago, abs=0.001)
