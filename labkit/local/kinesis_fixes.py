@@ -7,10 +7,10 @@ Measured defects of stock moto 5.2.5, and what this module does about each:
 - retention is never applied: records older than the stream's retention period are trimmed;
 - an invalid shard iterator gives HTTP 500: it gives InvalidArgumentException;
 - a shard's StartingSequenceNumber moves when records are trimmed: it is fixed when the shard is created;
-- SplitShard (and UpdateShardCount, which splits) puts the parent's records again under new numbers and new
-  records keep going to the closed parent: the parent keeps its records and numbers, an iterator on it reads
-  to its end and then gets no NextShardIterator (as on AWS), and new records go to the open children, whose
-  numbers follow the parent's;
+- SplitShard puts the parent's records again under new numbers and new records keep going to the closed
+  parent; MergeShards copies the parents' records into the child under new numbers (UpdateShardCount does
+  both): here a parent keeps its records and numbers, an iterator on it reads to its end and then gets no
+  NextShardIterator (as on AWS), and new records go to the open children, whose numbers follow the parents';
 - moto invokes mapped Lambdas synchronously inside PutRecord: switched off, the labkit Lambda
   runtime polls the stream like AWS's event source mappings do.
 
@@ -149,16 +149,37 @@ def _split_shard(self: models.Stream, shard_to_split: str, new_starting_hash_key
                 f"{self.stream_name} under account {self.account_id} is not both greater than one plus the shard's "
                 f"StartingHashKey {parent.starting_hash} and less than the shard's EndingHashKey "
                 f"{parent.ending_hash - 1}.")
+        _reshard(self, [parent], [(parent.starting_hash, split_at - 1), (split_at, parent.ending_hash)])
+
+
+def _merge_shards(self: models.Stream, shard_to_merge: str, adjacent_shard_to_merge: str) -> None:
+    """Close both parents with their records where they are; one open child takes their joint hash key range."""
+    with _stream_lock(self):
+        parents = [self.shards[shard_to_merge], self.shards[adjacent_shard_to_merge]]
+        low, high = sorted(parents, key=lambda shard: shard.starting_hash)
+        if low.ending_hash + 1 != high.starting_hash:
+            raise InvalidArgumentError(f"Shards {shard_to_merge} and {adjacent_shard_to_merge} in stream "
+                                       f"{self.stream_name} under account {self.account_id} are not an adjacent "
+                                       "pair of shards eligible for merging")
+        _reshard(self, parents, [(low.starting_hash, high.ending_hash)])
+
+
+def _reshard(stream: models.Stream, parents: list[models.Shard], ranges: list[tuple[int, int]]) -> None:
+    """Close `parents` (their records stay, with their numbers) and open a child for each hash key range, its
+    numbers following theirs."""
+    for parent in parents:
         if not parent.is_open:
             raise InvalidArgumentError(
-                f"Shard {shard_to_split} in stream {self.stream_name} under account {self.account_id} has already "
-                "been merged or split, and thus is not eligible for merging or splitting.")
+                f"Shard {parent.shard_id} in stream {stream.stream_name} under account {stream.account_id} has "
+                "already been merged or split, and thus is not eligible for merging or splitting.")
+    start = max(_log(parent).last_sequence for parent in parents)
+    for parent in parents:
         parent.is_open = False
-        for low, high in ((parent.starting_hash, split_at - 1), (split_at, parent.ending_hash)):
-            child = models.Shard(max(shard._shard_id for shard in self.shards.values()) + 1, low, high,
-                                 parent=parent.shard_id)
-            child.__dict__["_labkit_log"] = ShardLog(_log(parent).last_sequence)
-            self.shards[child.shard_id] = child
+    for low, high in ranges:
+        child = models.Shard(max(shard._shard_id for shard in stream.shards.values()) + 1, low, high,
+                             *(parent.shard_id for parent in parents))
+        child.__dict__["_labkit_log"] = ShardLog(start)
+        stream.shards[child.shard_id] = child
 
 
 def _stream_lock(stream: models.Stream) -> threading.RLock:
@@ -324,6 +345,10 @@ def patches() -> list[Patch]:
               "stock moto puts a split shard's records again under new numbers (into the parent itself), so "
               "iterators and checkpoints taken before re-read them; here they stay in the closed parent",
               resharding),
+        Patch(models.Stream, "merge_shards", _merge_shards,
+              "stock moto copies both parents' records into the merged shard under new numbers (they are then "
+              "stored twice) and checks adjacency wrongly; here they stay in the closed parents",
+              "test_merging_keeps_every_record_with_its_number"),
         Patch(models.Stream, "get_shard_for_key", _shard_for_key,
               "stock moto sends records to a closed parent after a split (and misses a range's last hash key); "
               "here to the open shard whose range holds the key", resharding),

@@ -1,9 +1,9 @@
-"""Resharding on the local target keeps Kinesis's identities, as on AWS: after SplitShard or UpdateShardCount
-every record keeps the sequence number PutRecord returned, an iterator taken before continues on the closed
-parent without re-reading it, and new records go to the open children.
+"""Resharding on the local target keeps Kinesis's identities, as on AWS: after SplitShard, MergeShards or
+UpdateShardCount every record keeps the sequence number PutRecord returned, an iterator taken before continues
+on the closed parent without re-reading it, and new records go to the open children.
 
-`assert_resharding_keeps_records` takes any Kinesis client, so the moto patch registry's proof
-(tests/unit/test_moto_patches.py) runs the same story in-process."""
+The `assert_*` stories take any Kinesis client, so the moto patch registry's proofs
+(tests/unit/test_moto_patches.py) run them in-process."""
 from __future__ import annotations
 
 import pytest
@@ -20,6 +20,15 @@ def split(kinesis, stream: str) -> None:
 
 def double(kinesis, stream: str) -> None:
     kinesis.update_shard_count(StreamName=stream, TargetShardCount=2, ScalingType="UNIFORM_SCALING")
+
+
+def merge(kinesis, stream: str) -> None:
+    first, second = sorted(s["ShardId"] for s in kinesis.list_shards(StreamName=stream)["Shards"])
+    kinesis.merge_shards(StreamName=stream, ShardToMerge=first, AdjacentShardToMerge=second)
+
+
+def halve(kinesis, stream: str) -> None:
+    kinesis.update_shard_count(StreamName=stream, TargetShardCount=1, ScalingType="UNIFORM_SCALING")
 
 
 def _put(kinesis, stream: str, tag: str, count: int) -> list[tuple[bytes, str, str]]:
@@ -78,11 +87,35 @@ def assert_resharding_keeps_records(kinesis, stream: str, reshard) -> None:
         assert shards[child]["SequenceNumberRange"]["StartingSequenceNumber"] == str(numbers[0])
 
 
-@pytest.mark.parametrize("reshard", [split, double], ids=["SplitShard", "UpdateShardCount"])
-def test_resharding_keeps_every_record_with_its_number_and_sends_new_ones_to_the_children(stack, reshard):
+def assert_merging_keeps_records(kinesis, stream: str, reshard) -> None:
+    """Put 6 into two shards, merge them, put 6 more: the parents keep theirs, the one child takes the new ones."""
+    kinesis.create_stream(StreamName=stream, ShardCount=2)
+    before = _put(kinesis, stream, "before", 6)
+    reshard(kinesis, stream)
+    after = _put(kinesis, stream, "after", 6)
+
+    shards = {s["ShardId"]: s for s in kinesis.list_shards(StreamName=stream)["Shards"]}
+    parents = sorted({shard for _, shard, _ in before})
+    (child,) = set(shards) - set(parents)
+    assert len(parents) == 2 and (shards[child]["ParentShardId"], shards[child]["AdjacentParentShardId"]) == (
+        parents[0], parents[1])
+    for parent in parents:
+        assert _shard(kinesis, stream, parent) == [(d, n) for d, shard, n in before if shard == parent]
+        assert "EndingSequenceNumber" in shards[parent]["SequenceNumberRange"], f"{parent} is still open"
+    assert {shard for _, shard, _ in after} == {child}, "new records must go to the merged shard"
+    assert _shard(kinesis, stream, child) == [(d, n) for d, _, n in after], "the merged shard holds other records"
+    assert int(after[0][2]) > max(int(n) for _, _, n in before), "the child's numbers must follow its parents'"
+
+
+@pytest.mark.parametrize("story, reshard", [(assert_resharding_keeps_records, split),
+                                            (assert_resharding_keeps_records, double),
+                                            (assert_merging_keeps_records, merge),
+                                            (assert_merging_keeps_records, halve)],
+                         ids=["SplitShard", "UpdateShardCount-up", "MergeShards", "UpdateShardCount-down"])
+def test_resharding_keeps_every_record_with_its_number_and_sends_new_ones_to_the_children(stack, story, reshard):
     kinesis = aws_client("kinesis", stack.endpoint_url)
     stream = f"Reshard{reshard.__name__.title()}"
     try:
-        assert_resharding_keeps_records(kinesis, stream, reshard)
+        story(kinesis, stream, reshard)
     finally:
         kinesis.delete_stream(StreamName=stream)

@@ -33,7 +33,8 @@ from labkit.local.managed_flink import LocalManagedFlink
 from labkit.progress import wait_until
 
 from ..conftest import free_port
-from ..stack.test_kinesis_resharding import assert_resharding_keeps_records, double, split
+from ..stack.test_kinesis_resharding import (assert_merging_keeps_records, assert_resharding_keeps_records,
+                                             double, halve, merge, split)
 
 PROVEN: dict[str, set[str]] = {}  # patch id -> the tests that prove it
 
@@ -213,6 +214,12 @@ def test_a_shards_starting_sequence_number_stays_when_its_records_are_trimmed(ki
 @pytest.mark.parametrize("reshard", [split, double], ids=["SplitShard", "UpdateShardCount"])
 def test_resharding_keeps_every_record_with_its_number(patched_moto, reshard):
     assert_resharding_keeps_records(_aws("kinesis"), "s", reshard)
+
+
+@proves("moto.kinesis.models.Stream.merge_shards", raises=AssertionError)
+@pytest.mark.parametrize("reshard", [merge, halve], ids=["MergeShards", "UpdateShardCount"])
+def test_merging_keeps_every_record_with_its_number(patched_moto, reshard):
+    assert_merging_keeps_records(_aws("kinesis"), "s", reshard)
 
 
 @pytest.fixture
