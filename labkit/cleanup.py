@@ -15,10 +15,10 @@ from .errors import BadParameter, LabError
 from .resources import apps
 
 KINDS = {  # in delete order
-    "functions": ("Lambda trigger", "Lambda function"),
+    "functions": ("Lambda trigger", "Lambda function", "Lambda log group"),
     "tables": ("DynamoDB table",),
     "topics": ("SNS topic",),
-    "apps": ("Flink application",),
+    "apps": ("Flink application", "Flink log group"),
     "streams": ("Kinesis stream",),
     "buckets": ("S3 bucket",),
     "roles": ("IAM role",),

@@ -8,8 +8,9 @@ same name that is not the course's stays. One paged Resource Groups Tagging API 
 the tag) lists what carries the tag, so the tags of the account's other resources are never read; the course's
 own names (a dozen) have their tags read directly too, and the Lambda triggers (event source mappings) of the
 tagged functions and of the course's streams are kept when they are tagged or belong to a tagged function.
-Each resource is deleted by its resource module, in DELETE_ORDER, so nothing goes while something that uses it
-is still there. Running it again finds nothing.
+The log groups of the course's functions and applications (created tagged by `resources.logs`) go after what
+writes them. Each resource is deleted by its resource module, in DELETE_ORDER, so nothing goes while something
+that uses it is still there. Running it again finds nothing.
 """
 from __future__ import annotations
 
@@ -22,13 +23,16 @@ from tqdm.auto import tqdm
 from .clients import client, pages
 from .config import NAMES
 from .errors import LabError, ResourceMissing
-from .resources import apps, buckets, functions, roles, streams, tables, topics
+from .resources import apps, buckets, functions, logs, roles, streams, tables, topics
 
-DELETE_ORDER = ("Lambda trigger", "Lambda function", "Flink application", "Kinesis stream", "DynamoDB table",
-                "SNS topic", "S3 bucket", "IAM role")
+DELETE_ORDER = ("Lambda trigger", "Lambda function", "Lambda log group", "Flink application", "Flink log group",
+                "Kinesis stream", "DynamoDB table", "SNS topic", "S3 bucket", "IAM role")
+LOG_GROUPS = {"Lambda log group": logs.function_group, "Flink log group": logs.app_group}  # kind -> group of a name
 DELETE: dict[str, Callable[[str], object]] = {
     "Lambda function": functions.delete,  # and its triggers
     "Flink application": apps.delete,  # stopped first where the service will not delete a running one
+    "Lambda log group": logs.delete,  # after its function: Lambda would make it again, untagged
+    "Flink log group": logs.delete,
     "Kinesis stream": lambda name: streams.delete(name, quiet=True),
     "DynamoDB table": lambda name: tables.delete(name, quiet=True),
     "SNS topic": topics.delete,  # and its subscriptions
@@ -65,6 +69,9 @@ def _kind_and_name(arn: str) -> tuple[str, str] | None:
     """(kind, name) of an ARN the tagging API lists (arn:partition:service:region:account:resource); None for
     a kind teardown does not delete."""
     service, resource = arn.split(":")[2], arn.split(":", 5)[5]
+    if service == "logs":
+        group = resource.removeprefix("log-group:").removesuffix(":*")
+        return next(((kind, group) for kind, of in LOG_GROUPS.items() if group.startswith(of(""))), None)
     if service in ("sns", "s3"):
         return ("SNS topic" if service == "sns" else "S3 bucket"), resource
     prefix, _, name = resource.replace("/", ":", 1).partition(":")
@@ -95,6 +102,8 @@ def _course_names() -> list[tuple[str, str, Callable[[str], dict]]]:
     """(kind, name, describe) of every resource the course makes, its describe giving "arn" and "tags"."""
     return [*(("Lambda function", n, functions.describe) for n in functions.LAB_FUNCTIONS),
             *(("Flink application", n, _application) for n in apps.APP_FOLDERS),
+            *(("Lambda log group", logs.function_group(n), logs.describe) for n in functions.LAB_FUNCTIONS),
+            *(("Flink log group", logs.app_group(n), logs.describe) for n in apps.APP_FOLDERS),
             *(("Kinesis stream", n, streams.describe)
               for n in (NAMES.wind_stream, NAMES.anomaly_stream, NAMES.max_speed_stream)),
             *(("DynamoDB table", n, tables.describe) for n in tables.LAB_KEYS),

@@ -18,9 +18,10 @@ from pathlib import Path
 from .. import stack_api
 from ..clients import client, pages
 from ..config import ALERT_THRESHOLD, FLINK_DIR, NAMES, settings
-from ..errors import BadParameter, LabError, ResourceMissing
+from ..errors import BadParameter, LabError, ResourceMissing, WaitTimedOut
 from ..progress import wait_until
-from . import buckets, roles, tags
+from . import buckets, logs as log_groups, roles, tags
+from .errors import explained
 from .functions import python_files
 
 RUNTIME = "FLINK-1_20"
@@ -62,17 +63,23 @@ def _groups(properties: dict[str, dict[str, str]]) -> list[dict]:
             for group, values in properties.items()]
 
 
+def missing(name: str) -> ResourceMissing:
+    return ResourceMissing("Flink application", name, f"Create it with lab.apps.create({name!r}).")
+
+
+def _app_errors(name: str, keep: tuple[str, ...] = ()):
+    return explained("Managed Flink", f"application {name!r}", lambda: missing(name), keep)
+
+
 def describe(name: str) -> dict:
-    kda = client("kinesisanalyticsv2")
-    try:
-        return kda.describe_application(ApplicationName=name)["ApplicationDetail"]
-    except kda.exceptions.ResourceNotFoundException:
-        raise ResourceMissing("Flink application", name, f"Create it with lab.apps.create({name!r}).") from None
+    with _app_errors(name):
+        return client("kinesisanalyticsv2").describe_application(ApplicationName=name)["ApplicationDetail"]
 
 
 def exists(name: str) -> bool:
-    return any(summary["ApplicationName"] == name for page in pages("kinesisanalyticsv2", "list_applications")
-               for summary in page["ApplicationSummaries"])
+    with _app_errors(name):
+        return any(summary["ApplicationName"] == name for page in pages("kinesisanalyticsv2", "list_applications")
+                   for summary in page["ApplicationSummaries"])
 
 
 def status(name: str) -> str:
@@ -119,9 +126,8 @@ def create(name: str, modules: Sequence[Path | str] = (), **lab_properties) -> d
         bucket_arn = buckets.upload(code, key)
     props = default_properties(name)
     props["lab"] = {**props.get("lab", {}), **{k: str(v) for k, v in lab_properties.items()}}
-    kda = client("kinesisanalyticsv2")
     if not exists(name):
-        kda.create_application(
+        request = dict(
             ApplicationName=name, RuntimeEnvironment=RUNTIME, ServiceExecutionRole=roles.ensure(),
             ApplicationConfiguration={
                 "ApplicationCodeConfiguration": {"CodeContentType": "ZIPFILE", "CodeContent": {
@@ -129,8 +135,13 @@ def create(name: str, modules: Sequence[Path | str] = (), **lab_properties) -> d
                 "EnvironmentProperties": {"PropertyGroups": _groups(props)},
                 "ApplicationSnapshotConfiguration": {"SnapshotsEnabled": True},
             },
+            CloudWatchLoggingOptions=[{"LogStreamARN": log_groups.ensure(log_groups.app_group(name),
+                                                                         log_groups.APP_STREAM)}],
             Tags=tags.as_list(),
         )
+        with _app_errors(name):
+            roles.when_assumable(lambda: client("kinesisanalyticsv2").create_application(**request),
+                                 f"Managed Flink ({name})")
         return describe(name)
     _update(name, {
         "ApplicationCodeConfigurationUpdate": {"CodeContentUpdate": {"S3ContentLocationUpdate": {
@@ -153,9 +164,10 @@ def _update(name: str, configuration_update: dict, quiet: bool = True) -> None:
     """UpdateApplication; a RUNNING application goes UPDATING while its job restarts: wait for RUNNING."""
     settle(name, quiet)
     current = describe(name)
-    client("kinesisanalyticsv2").update_application(
-        ApplicationName=name, CurrentApplicationVersionId=current["ApplicationVersionId"],
-        ApplicationConfigurationUpdate=configuration_update)
+    with _app_errors(name):
+        client("kinesisanalyticsv2").update_application(
+            ApplicationName=name, CurrentApplicationVersionId=current["ApplicationVersionId"],
+            ApplicationConfigurationUpdate=configuration_update)
     if current["ApplicationStatus"] == "RUNNING":
         _wait_running(name, "restart with the update", quiet)
 
@@ -166,10 +178,21 @@ def settle(name: str, quiet: bool = False) -> str:
     now = status(name)
     if now in SETTLED:
         return now
-    wait_until(lambda: status(name) in SETTLED, START_TIMEOUT_S, f"{name} to finish {now.lower()}", quiet=quiet,
-               interval_s=1, on_timeout=f"It is still {status(name)}: open the Flink dashboard "
-                                        f"({dashboard_url(name)}) to see why.")
-    return status(name)
+    if now == "DELETING":
+        raise LabError(f"{name} is being deleted. Wait until it is gone, then create it again with "
+                       f"lab.apps.create({name!r}).")
+    seen = {"status": now}
+
+    def settled() -> bool:
+        seen["status"] = status(name)
+        return seen["status"] in SETTLED
+
+    try:
+        wait_until(settled, START_TIMEOUT_S, f"{name} to finish {now.lower()}", quiet=quiet, interval_s=1)
+    except WaitTimedOut as error:
+        raise WaitTimedOut(f"{name} is still {seen['status']} after {START_TIMEOUT_S} s: open "
+                           f"{dashboard_url(name)} to see why, then run the step again.") from error
+    return seen["status"]
 
 
 def _start_error(name: str) -> str:
@@ -185,8 +208,9 @@ def run(name: str, from_latest_snapshot: bool = True, quiet: bool = False) -> st
     if settle(name, quiet) == "RUNNING":
         return "RUNNING"
     restore = "RESTORE_FROM_LATEST_SNAPSHOT" if from_latest_snapshot else "SKIP_RESTORE_FROM_SNAPSHOT"
-    client("kinesisanalyticsv2").start_application(
-        ApplicationName=name, RunConfiguration={"ApplicationRestoreConfiguration": {"ApplicationRestoreType": restore}})
+    with _app_errors(name):
+        client("kinesisanalyticsv2").start_application(ApplicationName=name, RunConfiguration={
+            "ApplicationRestoreConfiguration": {"ApplicationRestoreType": restore}})
     _wait_running(name, "run", quiet)
     return "RUNNING"
 
@@ -206,15 +230,17 @@ def stop(name: str, snapshot: bool = True, quiet: bool = False) -> str:
     """Stop the application; with `snapshot` (the default) it takes one first, to run from later."""
     if settle(name, quiet) == "READY":
         return "READY"
-    client("kinesisanalyticsv2").stop_application(ApplicationName=name, Force=not snapshot)
+    with _app_errors(name):
+        client("kinesisanalyticsv2").stop_application(ApplicationName=name, Force=not snapshot)
     wait_until(lambda: status(name) == "READY", STOP_TIMEOUT_S, f"{name} to stop", quiet=quiet, interval_s=1)
     return "READY"
 
 
 def snapshots(name: str) -> list[dict]:
     """The application's snapshots, newest first."""
-    return [snapshot for page in pages("kinesisanalyticsv2", "list_application_snapshots", ApplicationName=name)
-            for snapshot in page["SnapshotSummaries"]]
+    with _app_errors(name):
+        return [snapshot for page in pages("kinesisanalyticsv2", "list_application_snapshots", ApplicationName=name)
+                for snapshot in page["SnapshotSummaries"]]
 
 
 def summary(name: str) -> dict:
@@ -233,10 +259,12 @@ def delete(name: str) -> bool:
         return False
     kda = client("kinesisanalyticsv2")
     try:
-        kda.delete_application(ApplicationName=name, CreateTimestamp=describe(name)["CreateTimestamp"])
+        with _app_errors(name, keep=("ResourceInUseException",)):
+            kda.delete_application(ApplicationName=name, CreateTimestamp=describe(name)["CreateTimestamp"])
     except kda.exceptions.ResourceInUseException:
         stop(name, snapshot=False, quiet=True)
-        kda.delete_application(ApplicationName=name, CreateTimestamp=describe(name)["CreateTimestamp"])
+        with _app_errors(name):
+            kda.delete_application(ApplicationName=name, CreateTimestamp=describe(name)["CreateTimestamp"])
     return True
 
 
@@ -254,7 +282,8 @@ def logs(name: str, lines: int = 100) -> str:
     if s.is_local:
         files = stack_api.get("/api/flink/logs", timeout_s=10, lines=lines)
         return "\n".join(f"==> {file} <==\n{text}" for file, text in files.items())
-    group = f"/aws/kinesis-analytics/{name}"
-    events = client("logs").filter_log_events(logGroupName=group, startTime=int((time.time() - 3600) * 1000),
-                                              limit=lines)["events"]
+    group = log_groups.app_group(name)
+    with explained("CloudWatch Logs", f"the log of {name!r}", lambda: log_groups.missing(group)):
+        events = client("logs").filter_log_events(logGroupName=group, startTime=int((time.time() - 3600) * 1000),
+                                                  limit=lines)["events"]
     return "\n".join(e["message"] for e in events)

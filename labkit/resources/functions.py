@@ -26,13 +26,12 @@ from ..clients import client, pages
 from ..config import ALERT_SUBJECT, ALERT_THRESHOLD, LAMBDAS_DIR, NAMES
 from ..errors import BadParameter, LabError, ResourceMissing, WaitTimedOut
 from ..progress import wait_until
-from . import roles, streams, tags, topics
+from . import logs as log_groups, roles, streams, tags, topics
 from .errors import explained
 
 RUNTIME = "python3.11"
 SHARED_MODULES = ("kinesis_batch.py",)  # plumbing the handlers import, zipped next to each of them
 HANDLER_MODULES = {"diy_function.py": ("diy_record.py",)}  # a handler's own modules, zipped next to it
-ROLE_PROPAGATION_S = 60  # a new IAM role can take this long before Lambda may assume it
 WAIT_S = 120
 POSITIONS = ("LATEST", "TRIM_HORIZON", "AT_TIMESTAMP")
 
@@ -140,21 +139,6 @@ def describe(name: str) -> dict:
     }
 
 
-def _create(name: str, **request) -> None:
-    """create_function, retried while a new execution role is not yet assumable (AWS's IAM propagation)."""
-    def attempt() -> bool:
-        try:
-            with _lambda_errors(name, keep=("InvalidParameterValueException",)):
-                client("lambda").create_function(FunctionName=name, **request)
-            return True
-        except ClientError as error:
-            if "cannot be assumed" in error.response["Error"].get("Message", ""):
-                return False
-            raise BadParameter(f"Lambda refused to create {name!r}: {error.response['Error']['Message']}") from error
-
-    wait_until(attempt, ROLE_PROPAGATION_S, f"the execution role to be usable by {name}", quiet=True, interval_s=3)
-
-
 def deploy(name: str, handler_file: str | None = None, environment: dict[str, str] | None = None,
            timeout_s: int = 30, memory_mb: int = 128, quiet: bool = False,
            modules: Sequence[Path | str] = ()) -> dict:
@@ -178,7 +162,11 @@ def deploy(name: str, handler_file: str | None = None, environment: dict[str, st
     lam = client("lambda")
     existing = _configuration(name)
     if existing is None:
-        _create(name, Code={"ZipFile": code}, Tags=tags.as_dict(), **configuration)
+        log_groups.ensure(log_groups.function_group(name))  # tagged, before Lambda makes it untagged
+        with _lambda_errors(name):
+            roles.when_assumable(lambda: lam.create_function(FunctionName=name, Code={"ZipFile": code},
+                                                             Tags=tags.as_dict(), **configuration),
+                                 f"Lambda ({name})", quiet)
     else:
         if existing["CodeSha256"] != base64.b64encode(hashlib.sha256(code).digest()).decode():
             with _lambda_errors(name):
@@ -226,7 +214,8 @@ def invoke(name: str, payload: dict | None = None) -> dict:
 def logs(name: str, limit: int = 200, since_minutes: float = 60) -> list[str]:
     """The last `limit` lines the function logged to CloudWatch Logs (/aws/lambda/NAME) in the past
     `since_minutes`, oldest first; [] when it has not logged yet."""
-    request = {"logGroupName": f"/aws/lambda/{name}", "startTime": int((time.time() - since_minutes * 60) * 1000)}
+    request = {"logGroupName": log_groups.function_group(name),
+               "startTime": int((time.time() - since_minutes * 60) * 1000)}
     try:
         with _lambda_errors(name):
             lines = [event["message"] for page in pages("logs", "filter_log_events", **request)
@@ -301,8 +290,9 @@ def add_trigger(name: str, stream: str, batch_size: int = 100, starting_position
             position = {"StartingPosition": starting_position}
             if starting_timestamp is not None:
                 position["StartingPositionTimestamp"] = starting_timestamp
-            uuid = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=stream_arn, Tags=tags.as_dict(),
-                                                   **position, **options)["UUID"]
+            uuid = roles.when_assumable(lambda: lam.create_event_source_mapping(
+                FunctionName=name, EventSourceArn=stream_arn, Tags=tags.as_dict(), **position, **options)["UUID"],
+                f"Lambda (trigger {stream} -> {name})", quiet)
     wanted = "Enabled" if enabled else "Disabled"
     try:
         wait_until(lambda: _trigger_state(uuid) == wanted, WAIT_S, f"the trigger {stream} -> {name} to be {wanted}",

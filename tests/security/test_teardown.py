@@ -55,10 +55,11 @@ def build_what_is_not_the_labs() -> dict[str, str]:
                                             EventSourceArn=streams.describe("WindDataStream2")["arn"])
     c("kinesisanalyticsv2").create_application(ApplicationName="OtherApp", RuntimeEnvironment="FLINK-1_20",
                                                ServiceExecutionRole=role, Tags=[OTHER])
+    c("logs").create_log_group(logGroupName="/aws/lambda/StudentsOwnFunction")
     return {"IAM role": "StudentsOwnRole", "Kinesis stream": "WindDataStream2", "Kinesis stream ": "OtherCourseStream",
             "DynamoDB table": "WindDataTableBackup", "SNS topic": "OtherNotification",
             "S3 bucket": "students-own-bucket", "Lambda function": "StudentsOwnFunction",
-            "Flink application": "OtherApp"}
+            "Flink application": "OtherApp", "Lambda log group": "/aws/lambda/StudentsOwnFunction"}
 
 
 def the_labs() -> set[str]:
@@ -67,6 +68,9 @@ def the_labs() -> set[str]:
         f"DynamoDB table {n}" for n in (NAMES.wind_table, NAMES.diy_table)} | {
         f"Lambda function {n}" for n in (NAMES.analytics_function, NAMES.delivery_function, NAMES.diy_function)} | {
         f"Flink application {n}" for n in (NAMES.anomaly_app, NAMES.max_speed_app)} | {
+        f"Lambda log group /aws/lambda/{n}" for n in (NAMES.analytics_function, NAMES.delivery_function,
+                                                      NAMES.diy_function)} | {
+        f"Flink log group /aws/kinesis-analytics/{n}" for n in (NAMES.anomaly_app, NAMES.max_speed_app)} | {
         f"SNS topic {NAMES.topic}", f"S3 bucket {buckets.name()}", f"IAM role {NAMES.role}",
         f"Lambda trigger {NAMES.anomaly_stream} -> {NAMES.analytics_function}",
         f"Lambda trigger {NAMES.max_speed_stream} -> {NAMES.diy_function}"}
@@ -86,6 +90,9 @@ def inventory() -> set[str]:
     found |= {f"Lambda trigger {m['EventSourceArn'].split('/')[-1]} -> {m['FunctionArn'].split(':')[-1]}"
               for m in c("lambda").list_event_source_mappings()["EventSourceMappings"]}
     found |= {f"SNS subscription {s['Endpoint']}" for s in c("sns").list_subscriptions()["Subscriptions"]}
+    found |= {f"{kind} {g['logGroupName']}" for g in c("logs").describe_log_groups()["logGroups"]
+              for kind, prefix in (("Lambda log group", "/aws/lambda/"), ("Flink log group", "/aws/kinesis-analytics/"))
+              if g["logGroupName"].startswith(prefix)}
     return found
 
 
