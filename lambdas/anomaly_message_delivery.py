@@ -139,6 +139,13 @@ def _mark(table, item: dict, stamp: str, claim: bool) -> bool:
         raise
 
 
+def confirmed_subscribers(sns, topic_arn: str) -> int:
+    """How many of the topic's subscriptions are confirmed. SNS delivers nothing to one that is still
+    PendingConfirmation (an e-mail address whose owner has not clicked the link in the confirmation mail)."""
+    pages = sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn)
+    return sum(s["SubscriptionArn"].startswith("arn:") for page in pages for s in page["Subscriptions"])
+
+
 def handler(event, context):
     threshold, subject = _threshold(), os.environ.get("SUBJECT", SUBJECT)
     topic_arn = os.environ.get("SNS_TOPIC_ARN")
@@ -154,6 +161,13 @@ def handler(event, context):
             raise RuntimeError(f"the DynamoDB table {table_name!r} does not exist; "
                                "create it or fix OUTPUT_TABLE_NAME.") from error
         raise
+    waiting = sum(not any("alerted_at" in item for item in run) for run in events)
+    if waiting and not confirmed_subscribers(sns, topic_arn):
+        why = ("the topic has no confirmed subscriber, so SNS would deliver to nobody: confirm the subscription "
+               "(the link in its confirmation e-mail), then run the function again")
+        log.warning("%d anomaly events not mailed and not marked: %s", waiting, why)
+        return {"anomaly_events": len(events), "mailed": 0, "already_mailed": len(events) - waiting,
+                "not_mailed": waiting, "why_not_mailed": why}
     mailed = 0
     for run in events:
         first = run[0]

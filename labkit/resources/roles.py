@@ -54,7 +54,8 @@ def policy() -> dict:
             {"Effect": "Allow", "Resource": tables, "Action": [
                 "dynamodb:DescribeTable", "dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem",
                 "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"]},
-            {"Effect": "Allow", "Resource": [_arn("sns", NAMES.topic)], "Action": ["sns:Publish"]},
+            {"Effect": "Allow", "Resource": [_arn("sns", NAMES.topic)],
+             "Action": ["sns:Publish", "sns:ListSubscriptionsByTopic"]},  # mail only when someone confirmed
             {"Effect": "Allow", "Resource": [f"arn:aws:s3:::{buckets.name()}/*"], "Action": ["s3:GetObject"]},
             {"Effect": "Allow", "Resource": logs,
              "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]},

@@ -300,6 +300,7 @@ def test_delivery_handler_mails_each_event_once_across_runs(aws, monkeypatch):
 
     table = create_wind_table()
     topic = boto3.client("sns").create_topic(Name="AnomalyNotification")["TopicArn"]
+    boto3.client("sns").subscribe(TopicArn=topic, Protocol="email", Endpoint="ops@example.com")  # moto: confirmed
     monkeypatch.setenv("SNS_TOPIC_ARN", topic)
     for second, score in enumerate([0.7, 4.5, 3.9, 0.8, 0.9, 5.1, 0.7]):
         table.put_item(Item=table_item("North Ridge", second, score))
