@@ -51,6 +51,17 @@ def _stack_family(status: dict) -> list[psutil.Process]:
     return [stack, *stack.children(recursive=True), *(p for f in flink for p in [f, *f.children(recursive=True)])]
 
 
+def kill_stack(status: dict) -> None:
+    """SIGKILL the stack, its children and the Flink cluster's processes at once: a laptop losing power."""
+    family = _stack_family(status)
+    for process in family:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(family, timeout=10)
+
+
 @pytest.fixture(scope="session")
 def stock_moto_url(tmp_path_factory):
     """A stock moto server (no labkit patches), to show the defects the patches remove. It must answer an AWS

@@ -20,6 +20,7 @@ from moto.core.utils import utcnow
 from moto.iam.models import iam_backends
 from moto.kinesisanalyticsv2.responses import KinesisAnalyticsV2Response
 
+from . import replay_clock
 from .moto_patches import Patch
 
 SETTING = "LABKIT_IAM_PROPAGATION_S"
@@ -37,9 +38,10 @@ def delay_s() -> float:
 
 
 def propagating(account_id: str, partition: str, role_arn: str) -> bool:
-    """Whether the role exists and is younger than the delay (a role that does not exist is moto's to refuse)."""
+    """Whether the role exists and is younger than the delay (a role that does not exist is moto's to refuse).
+    Never while the journal is replayed: a replayed call was accepted when it was made."""
     delay = delay_s()
-    if not delay:
+    if not delay or replay_clock.replaying():
         return False
     for role in iam_backends[account_id][partition].get_roles():
         if role.arn == role_arn:

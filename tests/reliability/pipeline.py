@@ -63,6 +63,7 @@ class Producer(threading.Thread):
         self.stream, self.records, self.rate, self.batch = stream, records, rate, batch
         self.kinesis = aws_client("kinesis", lab.settings().endpoint_url)
         self.sent = 0
+        self.acknowledged: list[tuple[str, str, bytes]] = []  # (shard, sequence number, data) PutRecords accepted
         self.unanswered = 0  # calls that met a stopped endpoint and were sent again
         self.error: BaseException | None = None
 
@@ -87,6 +88,8 @@ class Producer(threading.Thread):
                         time.sleep(0.5)
                         continue
                     refused = [e for e, r in zip(pending, answer["Records"]) if "ErrorCode" in r]
+                    self.acknowledged += [(r["ShardId"], r["SequenceNumber"], e["Data"])
+                                          for e, r in zip(pending, answer["Records"]) if "ErrorCode" not in r]
                     self.sent += len(pending) - len(refused)
                     pending = refused
                 if self.rate:

@@ -14,7 +14,7 @@ from tests.reliability.pipeline import FIGURES
 
 DOC = REPO_ROOT / "docs" / "RELIABILITY.md"
 START, END = "<!-- figures:start (rendered by tests/reliability/report.py) -->", "<!-- figures:end -->"
-ORDER = ["producers4", "kill9", "restart", "transient", "poison", "malformed-flink", "malformed-analytics",
+ORDER = ["producers4", "kill9", "restart", "crash", "transient", "poison", "malformed-flink", "malformed-analytics",
          "malformed-diy", "malformed-delivery", "malformed-simulator-api"]
 ENTRY_POINTS = {"malformed-flink": "Kinesis records reaching Flink (AnomalyDetection)",
                 "malformed-analytics": "Kinesis records reaching AnalyticsDestinationFunction",

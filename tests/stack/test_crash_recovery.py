@@ -1,16 +1,13 @@
 """kill -9 of the whole local stack loses nothing it acknowledged (durable_endpoint.py), on a stack of its own."""
 from __future__ import annotations
 
-import os
-import signal
 import threading
 import time
 
-import psutil
 import pytest
 
 from labkit.local import control
-from tests.conftest import aws_client, free_port
+from tests.conftest import aws_client, free_port, kill_stack
 
 
 @pytest.fixture
@@ -20,19 +17,6 @@ def own_stack_env(tmp_path, monkeypatch):
         monkeypatch.setenv(var, str(free_port()))
     yield
     control.down(quiet=True)
-
-
-def kill_stack(report: dict) -> None:
-    """SIGKILL the stack, its children and the Flink cluster's processes: a laptop losing power."""
-    stack = psutil.Process(report["pid"])
-    flink = [psutil.Process(pid) for pid in report["components"]["flink"]["processes"].values()]
-    family = [stack, *stack.children(recursive=True), *(p for f in flink for p in [f, *f.children(recursive=True)])]
-    for process in family:
-        try:
-            os.kill(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    psutil.wait_procs(family, timeout=10)
 
 
 class Writer(threading.Thread):
