@@ -124,12 +124,12 @@ def render(result: dict) -> str:
         "| fault kind | faults caught | recall | reading recall | precision | goal (recall) |\n"
         "|---|---|---|---|---|---|\n" + rows +
         f"\nFalse-alarm rate: {result['false_alarm_rate']:.2%} of {result['normal_readings']:,} normal readings "
-        f"score >= 2 after warm-up (goal < 5%; reference: the goal, ratio "
-        f"{result['false_alarm_rate'] / GOAL_FALSE_ALARM:.3f}); {result['false_alarms']} false alarm(s) in all. "
+        f"score at or above the threshold after warm-up (goal below {GOAL_FALSE_ALARM:.0%}; reference: the goal, "
+        f"ratio {result['false_alarm_rate'] / GOAL_FALSE_ALARM:.3f}); {result['false_alarms']} false alarm(s) in all. "
         f"{result['readings']:,} readings on the local stack's real Flink job, {result['runs']} run(s), {same}. "
         f"Warm-up: the first {result['warmup_readings']} readings per turbine. Recall counts a fault caught when "
-        "an alert (a run of flagged readings) overlaps it or the 3 readings after it; reading recall counts its "
-        "flagged readings; precision = its alerts / (its alerts + false alarms). Under-performance shows only "
-        "in power_kw, which the job does not score, so no rule can catch it. "
+        "an alert (a run of flagged readings) overlaps it or the readings whose shingle still holds it; reading "
+        "recall counts its flagged readings; precision = its alerts / (its alerts + false alarms). "
+        "Under-performance shows only in power_kw, which the job does not score, so no rule can catch it. "
         f"Goal: {result['goal']} — {outcome}.\n"
     )

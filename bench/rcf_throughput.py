@@ -143,10 +143,11 @@ def render(result: dict) -> str:
         "## Random Cut Forest throughput, one core\n\n"
         "| figure (krcf {krcf_version}) | value | reference | ratio |\n|---|---|---|---|\n".format(**result) + rows +
         f"\nMedian of {result['runs']} runs each, alternating, both pinned to CPU {result['cpu']}; "
-        f"{result['points']:,} points of a synthetic wind series (the same file for both), forest of 50 trees, "
-        "sample 256, shingle 4 (internal shingling), output after 64. The Java harness (bench/java, "
-        f"{result['java_library']}, Java 17, parallel execution off) times its second pass over the series, "
-        "after JIT warm-up. Mean scores agree in scale "
+        f"{result['points']:,} points of a synthetic wind series (the same file for both), forest of "
+        "{trees} trees, sample {sample_size}, shingle {shingle_size} (internal shingling), output after "
+        "{output_after}. ".format(**result["forest"]) +
+        f"The Java harness (bench/java, {result['java_library']}, parallel execution off) times its second pass "
+        "over the series, after JIT warm-up. Mean scores agree in scale "
         f"(krcf {su['krcf_mean_score']}, Java {su['java_mean_score']}): both compute the same statistic. "
         f"Goal: {result['goal']} — {outcome}.\n"
     )
