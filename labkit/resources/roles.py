@@ -57,8 +57,9 @@ def policy() -> dict:
             {"Effect": "Allow", "Resource": [_arn("sns", NAMES.topic)],
              "Action": ["sns:Publish", "sns:ListSubscriptionsByTopic"]},  # mail only when someone confirmed
             {"Effect": "Allow", "Resource": [f"arn:aws:s3:::{buckets.name()}/*"], "Action": ["s3:GetObject"]},
-            {"Effect": "Allow", "Resource": logs,
-             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]},
+            {"Effect": "Allow", "Resource": logs,  # Managed Flink checks its log stream (CloudWatchLoggingOptions)
+             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups",
+                        "logs:DescribeLogStreams"]},
         ],
     }
 
