@@ -29,9 +29,20 @@ def _sns_errors(name: str):
 
 
 def create(name: str = NAMES.topic) -> str:
-    """Create the standard topic (or keep the existing one), tagged; return its ARN."""
+    """Create the standard topic (or keep the existing one), tagged; return its ARN. A topic of this name made
+    without the course's tag (e.g. in the console lab) is adopted: SNS refuses CreateTopic with tags that differ
+    from the existing topic's, so it is looked up without tags and then tagged."""
+    sns = client("sns")
+    try:
+        with _sns_errors(name):
+            return sns.create_topic(Name=name, Tags=tags.as_list())["TopicArn"]
+    except BadParameter as error:
+        if "already exists with different tags" not in str(error):
+            raise
     with _sns_errors(name):
-        return client("sns").create_topic(Name=name, Tags=tags.as_list())["TopicArn"]
+        topic_arn = sns.create_topic(Name=name)["TopicArn"]
+        sns.tag_resource(ResourceArn=topic_arn, Tags=tags.as_list())
+    return topic_arn
 
 
 def arn(name: str = NAMES.topic) -> str:

@@ -10,7 +10,7 @@ from botocore.stub import ANY, Stubber
 from labkit import clients, teardown
 from labkit.config import NAMES
 from labkit.errors import BadParameter, LabError, ResourceMissing, WaitTimedOut
-from labkit.resources import apps, buckets, functions, logs, roles
+from labkit.resources import apps, buckets, functions, logs, roles, topics
 
 APP_ARN = f"arn:aws:kinesisanalytics:us-east-1:123456789012:application/{NAMES.max_speed_app}"
 LAMBDA_REFUSAL = ("InvalidParameterValueException", "The role defined for the function cannot be assumed by Lambda.")
@@ -189,3 +189,15 @@ def test_a_log_group_left_by_the_console_lab_is_adopted(aws):
     clients.client("logs").create_log_group(logGroupName=group)
     logs.ensure(group)
     assert logs.describe(group)["tags"] == {NAMES.tag_key: NAMES.tag_value}
+
+
+def test_a_topic_left_untagged_by_the_console_lab_is_adopted(aws):
+    arn = f"arn:aws:sns:us-east-1:123456789012:{NAMES.topic}"
+    tag_list = [{"Key": NAMES.tag_key, "Value": NAMES.tag_value}]
+    with Stubber(clients.client("sns")) as stub:
+        stub.add_client_error("create_topic", "InvalidParameter", "Invalid parameter: Tags Reason: Topic already "
+                              "exists with different tags", expected_params={"Name": NAMES.topic, "Tags": tag_list})
+        stub.add_response("create_topic", {"TopicArn": arn}, {"Name": NAMES.topic})
+        stub.add_response("tag_resource", {}, {"ResourceArn": arn, "Tags": tag_list})
+        assert topics.create() == arn
+        stub.assert_no_pending_responses()
