@@ -6,9 +6,10 @@ Environment: OUTPUT_TABLE_NAME (default WindDataTable).
 One item per record. The key cannot collide and a replayed record overwrites itself: partition key
 `location`, sort key `reading_id` = "<event_time>#<event_id>"; an item AnomalyMessageDeliveryFunction has
 already mailed (it carries `alerted_at`) is kept as it is (looked up with BatchGetItem just before the
-BatchWriteItem). Numbers are stored as numbers. A record
-in the original lab's shape {location, speed, score} has no event time or id: it gets the Kinesis arrival
-time and the record's eventID instead, which stay the same when that record is delivered again.
+BatchWriteItem). Numbers are stored as numbers; the fault kind, expected vs actual power and the energy lost
+are kept when the record carries them. A record in the original lab's shape {location, speed, score} has no
+event time or id: it gets the Kinesis arrival time and the record's eventID instead, which stay the same when
+that record is delivered again.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ import kinesis_batch
 from kinesis_batch import MalformedRecord, iso_time, number
 
 MAX_TEXT = 256  # UTF-8 bytes of a text field: DynamoDB keys must stay small (a sort key at most 1,024 bytes)
+TEXT_FIELDS = ("rule", "fault", "fault_since", "power_curve")  # which rule fired, the fault kind, since when
+POWER_FIELDS = ("power_kw", "expected_kw", "energy_lost_kwh")  # actual vs expected power, energy lost so far
 
 
 def _text(reading: dict, field: str, default: str | None = None) -> str:
@@ -81,8 +84,12 @@ def handle_record(reading: dict, record_id: str, arrival_s: float) -> dict:
         item["turbine_id"] = _text(reading, "turbine_id")
     if isinstance(reading.get("stuck"), bool):
         item["stuck"] = reading["stuck"]
-    if isinstance(reading.get("rule"), str):
-        item["rule"] = _text(reading, "rule")
+    for field in TEXT_FIELDS:
+        if isinstance(reading.get(field), str):
+            item[field] = _text(reading, field)
+    for field in POWER_FIELDS:
+        if reading.get(field) is not None:
+            item[field] = number(_number(reading, field))
     attribution = reading.get("attribution")
     if isinstance(attribution, dict):
         item["attribution"] = {str(k)[:32]: number(_number(attribution, k)) for k in list(attribution)[:16]}

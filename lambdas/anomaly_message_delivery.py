@@ -5,9 +5,11 @@ Environment: OUTPUT_TABLE_NAME (default WindDataTable), SNS_TOPIC_ARN (the Anoma
 THRESHOLD and SUBJECT (labkit sets both from labkit.config; the defaults below are the lab's values, for a
 deployment without labkit).
 
-A reading is anomalous when its anomaly_score is at least THRESHOLD (compared as numbers) or the detector
-flagged a stuck sensor. Consecutive anomalous readings of one location are ONE anomaly event (a spike
-also lifts the next few scores). Before publishing, the function marks the event's first reading with
+A reading is anomalous when its anomaly_score is at least THRESHOLD (compared as numbers), the detector
+flagged a stuck sensor, or its power-curve rule flagged the turbine (under-performance, stop). Consecutive
+anomalous readings of one location are ONE anomaly event (a spike also lifts the next few scores); its mail
+reads like a maintenance ticket: turbine, location, fault kind, since when, expected vs actual power, energy
+lost, and for the forest's alerts which reading drove the score. Before publishing, the function marks the event's first reading with
 `alerted_at` through a conditional write, so a second run, or a concurrent one, sends nothing again; if
 publishing fails the mark is taken back and the next run retries.
 """
@@ -30,14 +32,28 @@ GUIDANCE = (
     "Safe operating guidance: a wind turbine produces its maximum capacity in winds of roughly 30 to 55 mph. "
     "When the wind is above about 70 mph, start the shutdown procedure to protect the turbine from high wind."
 )
-FIELDS = ("location", "reading_id", "timestamp", "turbine_id", "wind_speed", "anomaly_score", "stuck", "alerted_at")
+FIELDS = ("location", "reading_id", "timestamp", "turbine_id", "wind_speed", "anomaly_score", "stuck", "alerted_at",
+          "rule", "fault", "fault_since", "power_kw", "expected_kw", "energy_lost_kwh", "power_curve", "attribution")
+POWER_RULE = "power"  # the detector's power-curve rule
+KINDS = {
+    "spike": "spike: the anemometer reported a speed far above the recent wind",
+    "dropout": "drop-out: the anemometer reported no wind while the turbine kept producing",
+    "stuck": "stuck sensor: the anemometer repeated one reading",
+    "underperformance": "under-performance: the turbine delivers less power than its power curve gives",
+    "stop": "stop at good wind: the turbine delivers no power although the wind is in its operating range",
+}
+POWER_GUIDANCE = (
+    "Maintenance: inspect the turbine (pitch and yaw systems, blades for icing or damage, converter and "
+    "curtailment settings) before the loss grows; the power lost is counted from the fault's start."
+)
 
 log = logging.getLogger()
 log.setLevel(logging.INFO)
 
 
 def is_anomalous(item: dict, threshold: float) -> bool:
-    return float(item.get("anomaly_score", 0)) >= threshold or item.get("stuck") is True
+    return (float(item.get("anomaly_score", 0)) >= threshold or item.get("stuck") is True
+            or item.get("rule") == POWER_RULE)
 
 
 def readable(items: list[dict]) -> list[dict]:
@@ -85,8 +101,32 @@ def _clean(value, limit: int = 64) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _driver(attribution) -> str | None:
+    """Which reading of the shingle drove the forest's score, in words, e.g. "this reading (92% of the score)";
+    None when the attribution is missing or not the detector's."""
+    try:
+        shares = {str(k): float(v) for k, v in attribution.items()}
+    except (AttributeError, TypeError, ValueError):
+        return None
+    total = sum(shares.values())
+    position = max(shares, key=shares.get) if shares else ""
+    age = position[2:] if position.startswith("t-") else "0" if position == "t" else ""
+    if not age.isdigit() or not total > 0:
+        return None
+    which = {"0": "this reading", "1": "the reading before it"}.get(age, f"the reading {age} before it")
+    return f"{which} ({shares[position] / total:.0%} of the score)"
+
+
+def _kw(value) -> str:
+    return f"{float(value):,.1f} kW"
+
+
 def message(event: list[dict], threshold: float) -> str:
-    """The e-mail body for one anomaly event (no I/O): where, how fast, how anomalous, when, what to do."""
+    """The e-mail body for one anomaly event (no I/O): a maintenance ticket for a power-curve fault, else where,
+    how fast, how anomalous, when, why, what to do."""
+    power = [item for item in event if item.get("rule") == POWER_RULE]
+    if power:
+        return _power_message(event, power[-1])
     peak = max(event, key=lambda item: float(item.get("anomaly_score", 0)))
     turbine = f" (turbine {_clean(peak['turbine_id'])})" if peak.get("turbine_id") else ""
     lines = [
@@ -96,12 +136,42 @@ def message(event: list[dict], threshold: float) -> str:
         f"  Anomaly score: {float(peak['anomaly_score']):.2f} (alert threshold {threshold:g})",
         f"  Time (UTC):    {_clean(peak['timestamp'], 40)}",
     ]
+    kind = next((item["fault"] for item in event if item.get("fault") in KINDS), None)
+    if kind:
+        lines.append(f"  Kind:          {KINDS[kind]}")
+    driver = _driver(peak.get("attribution"))
+    if driver and float(peak["anomaly_score"]) >= threshold:
+        lines.append(f"  Why:           the forest's score came from {driver}")
+    if peak.get("power_kw") is not None and peak.get("expected_kw") is not None:
+        lines.append(f"  Power:         {_kw(peak['power_kw'])} delivered; the power curve gives "
+                     f"{_kw(peak['expected_kw'])} at the reported speed")
     if len(event) > 1:
         lines.append(f"  Readings:      {len(event)} in a row, {_clean(event[0]['timestamp'], 40)} "
                      f"to {_clean(event[-1]['timestamp'], 40)}")
     if any(item.get("stuck") is True for item in event):
         lines.append("  Note:          the same speed repeated many times: the anemometer may be stuck.")
     return "\n".join([*lines, "", GUIDANCE])
+
+
+def _power_message(event: list[dict], last: dict) -> str:
+    """The ticket for an under-performing or stopped turbine; `last` is the event's latest power-rule reading."""
+    turbine = f"turbine {_clean(last['turbine_id'])}" if last.get("turbine_id") else "turbine"
+    kind = last.get("fault") if last.get("fault") in KINDS else "underperformance"
+    lines = [
+        f"Turbine fault: {turbine} at {_clean(last['location'])}, {KINDS[kind].split(':')[0]}.",
+        "",
+        f"  Kind:          {KINDS[kind]}",
+        f"  Since (UTC):   {_clean(last.get('fault_since') or event[0]['timestamp'], 40)}",
+        f"  Last reading:  {_clean(last['timestamp'], 40)}, wind {float(last['wind_speed']):.1f} mph",
+    ]
+    if last.get("power_kw") is not None and last.get("expected_kw") is not None:
+        curve = f" ({_clean(last['power_curve'], 40)} curve)" if last.get("power_curve") else ""
+        lines.append(f"  Power:         {_kw(last['power_kw'])} delivered, {_kw(last['expected_kw'])} expected{curve}")
+    if last.get("energy_lost_kwh") is not None:
+        lines.append(f"  Energy lost:   {float(last['energy_lost_kwh']):,.1f} kWh so far")
+    lines.append(f"  Readings:      {len(event)}, {_clean(event[0]['timestamp'], 40)} "
+                 f"to {_clean(event[-1]['timestamp'], 40)}")
+    return "\n".join([*lines, "", POWER_GUIDANCE])
 
 
 def _threshold() -> float:
