@@ -81,6 +81,7 @@ def test_creating_an_application_with_a_new_role_succeeds_after_retrying(local_e
 
 
 def test_a_bound_shorter_than_the_delay_ends_with_the_sentence(local_endpoint, refusals, monkeypatch):
+    monkeypatch.setenv(iam_propagation.SETTING, "60")  # far beyond the bound, however slow the machine
     monkeypatch.setattr(roles, "PROPAGATION_TIMEOUT_S", 0.5)
     with pytest.raises(WaitTimedOut, match="Lambda .* still refuses the role Lab22WindFarmRole after 0.5 s: The role "
                                            "defined for the function cannot be assumed by Lambda."):
