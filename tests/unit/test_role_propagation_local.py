@@ -19,7 +19,7 @@ from labkit.resources import apps, functions, roles
 
 from ..conftest import free_port
 
-DELAY_S = 2.0
+DELAY_S = 5.0  # long enough that the first create comes before the role is usable, on a loaded machine
 
 
 @pytest.fixture
