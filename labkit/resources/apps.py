@@ -277,13 +277,15 @@ def dashboard_url(name: str) -> str:
 
 
 def logs(name: str, lines: int = 100) -> str:
-    """The job's recent log lines (local: the Flink cluster's logs; aws: its CloudWatch log stream)."""
+    """The job's last `lines` log lines (local: the Flink cluster's logs; aws: the past hour of its CloudWatch log
+    group, oldest first)."""
     s = settings()
     if s.is_local:
         files = stack_api.get("/api/flink/logs", timeout_s=10, lines=lines)
         return "\n".join(f"==> {file} <==\n{text}" for file, text in files.items())
     group = log_groups.app_group(name)
     with explained("CloudWatch Logs", f"the log of {name!r}", lambda: log_groups.missing(group)):
-        events = client("logs").filter_log_events(logGroupName=group, startTime=int((time.time() - 3600) * 1000),
-                                                  limit=lines)["events"]
-    return "\n".join(e["message"] for e in events)
+        events = [event["message"] for page in pages("logs", "filter_log_events", logGroupName=group,
+                                                     startTime=int((time.time() - 3600) * 1000))
+                  for event in page["events"]]
+    return "\n".join(events[-lines:])

@@ -201,3 +201,14 @@ def test_a_topic_left_untagged_by_the_console_lab_is_adopted(aws):
         stub.add_response("tag_resource", {}, {"ResourceArn": arn, "Tags": tag_list})
         assert topics.create() == arn
         stub.assert_no_pending_responses()
+
+
+def test_an_application_s_log_is_its_last_lines_across_pages(aws):
+    group = logs.app_group(NAMES.max_speed_app)
+    with Stubber(clients.client("logs")) as stub:
+        stub.add_response("filter_log_events", {"events": [{"message": f"line {i}"} for i in range(3)],
+                                                "nextToken": "more"}, {"logGroupName": group, "startTime": ANY})
+        stub.add_response("filter_log_events", {"events": [{"message": "line 3"}]},
+                          {"logGroupName": group, "startTime": ANY, "nextToken": "more"})
+        assert apps.logs(NAMES.max_speed_app, lines=2) == "line 2\nline 3"
+        stub.assert_no_pending_responses()
