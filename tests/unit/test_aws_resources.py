@@ -212,3 +212,23 @@ def test_an_application_s_log_is_its_last_lines_across_pages(aws):
                           {"logGroupName": group, "startTime": ANY, "nextToken": "more"})
         assert apps.logs(NAMES.max_speed_app, lines=2) == "line 2\nline 3"
         stub.assert_no_pending_responses()
+
+
+def test_a_trigger_is_retried_while_the_role_s_new_policy_propagates(aws, fast_retries):
+    from labkit.resources import streams
+
+    stream_arn = streams.create(NAMES.anomaly_stream, quiet=True)["arn"]
+    uuid = "0b0e8ab4-5d2c-4a6f-9a3e-1f2d3c4b5a69"
+    mapping = {"UUID": uuid, "State": "Enabled", "EventSourceArn": stream_arn, "BatchSize": 100,
+               "FunctionArn": f"arn:aws:lambda:us-east-1:123456789012:function:{NAMES.analytics_function}"}
+    lam = clients.client("lambda")
+    with Stubber(lam) as stub:
+        stub.add_response("list_event_source_mappings", {"EventSourceMappings": []})
+        stub.add_client_error("create_event_source_mapping", "InvalidParameterValueException",
+                              "The provided execution role does not have permissions to call GetRecords on Kinesis")
+        stub.add_response("create_event_source_mapping", mapping)
+        stub.add_response("get_event_source_mapping", mapping, {"UUID": uuid})
+        stub.add_response("get_event_source_mapping", mapping, {"UUID": uuid})
+        trigger = functions.add_trigger(NAMES.analytics_function, NAMES.anomaly_stream, quiet=True)
+        stub.assert_no_pending_responses()
+    assert (trigger["uuid"], trigger["state"], trigger["stream"]) == (uuid, "Enabled", NAMES.anomaly_stream)
