@@ -26,12 +26,12 @@ def app_group(name: str) -> str:
 
 
 def missing(group: str) -> ResourceMissing:
-    return ResourceMissing("log group", group, "The function or application that writes it creates it.")
+    return ResourceMissing("log group", group, "It is made with the function or application that writes it "
+                                               "(lab.functions.deploy, lab.apps.create).")
 
 
 def _logs_errors(group: str):
-    return explained("CloudWatch Logs", f"log group {group!r}", lambda: missing(group),
-                     keep=("ResourceAlreadyExistsException",))
+    return explained("CloudWatch Logs", f"log group {group!r}", lambda: missing(group))
 
 
 def _arn(group: str) -> str | None:
