@@ -161,8 +161,8 @@ def deploy(name: str, handler_file: str | None = None, environment: dict[str, st
     }
     lam = client("lambda")
     existing = _configuration(name)
+    log_groups.ensure(log_groups.function_group(name))  # tagged (before Lambda would make it untagged), or adopted
     if existing is None:
-        log_groups.ensure(log_groups.function_group(name))  # tagged, before Lambda makes it untagged
         with _lambda_errors(name):
             roles.when_assumable(lambda: lam.create_function(FunctionName=name, Code={"ZipFile": code},
                                                              Tags=tags.as_dict(), **configuration),
