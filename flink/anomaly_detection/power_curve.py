@@ -185,6 +185,7 @@ class TurbineMonitor:
         }
 
     def _judge(self, power_kw: float, expected: float, rated: float, event_time: str, hours: float) -> None:
+        """Add the reading to the window; raise a fault when most of a full window is low, end one on recovery."""
         settings = self.settings
         low = power_kw < settings.low_ratio * expected
         lost = max(expected - power_kw, 0.0) * hours
