@@ -8,8 +8,9 @@ methods), responses.py the API operations (response methods), both installed int
 (`patches()` below); component.py is the stack component that runs the jobs.
 
 - the application's code is its zip in S3 (main.py + lib/ connector jar), unpacked into the state folder;
-- its runtime properties are the application's property groups, plus the local endpoint for the
-  Kinesis connector (group `kinesis.client`) unless the application sets one;
+- its runtime properties are the application's property groups, plus the Kinesis connector's group
+  `kinesis.client`: the local endpoint and once-a-second polling with retries (a shard serves 5 reads a
+  second to all its readers), each key unless the application sets it;
 - a snapshot is a Flink savepoint. StopApplication takes one (when snapshots are enabled),
   StartApplication restores the latest one by default (RESTORE_FROM_LATEST_SNAPSHOT), as Managed Flink does.
   CreateApplicationSnapshot (a snapshot of a running application) is not offered locally;
