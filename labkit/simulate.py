@@ -42,9 +42,10 @@ def _missing_stream(answer: dict) -> LabError | None:
 
 def start(stream: str = NAMES.wind_stream, dataset: str = "wind", rate: float = DEFAULT_RATE,
           loop: bool = False, timestamps: str = "live") -> dict:
-    """Send data set `dataset` ("wind", "anomaly" or "health") to `stream` at `rate` records/s, in the
-    background; a run already going is stopped first. timestamps="live" stamps each record with its send
-    time, "file" keeps the data set's times. Returns the status."""
+    """Send data set `dataset` ("wind", "anomaly" or "health") to `stream` at `rate` records/s (at most 1,000
+    per open shard of the stream, a shard's write limit), in the background; a run already going is stopped
+    first. timestamps="live" stamps each record with its send time, "file" keeps the data set's times. Returns
+    the status."""
     if settings().is_local:
         return _api("/start", {"stream": stream, "dataset": dataset, "rate": rate, "loop": loop,
                                "timestamps": timestamps})
@@ -66,7 +67,9 @@ def stop() -> dict:
 
 def status() -> dict:
     """The current run: state (idle, running, finished, stopped, failed), stream, dataset, sent, failed,
-    retried, pending, total, rate_actual, last_error, sent_log."""
+    retried, over_limit (records a shard's write limit held back, sent again), pending, total, rate_actual,
+    rate_limit (what the stream takes: 1,000 records/s per open shard), note (why sending is slower than asked),
+    last_error, sent_log."""
     return _api("") if settings().is_local else _in_process().status()
 
 
@@ -86,5 +89,9 @@ def summary(report: dict) -> str:
               f"{report['failed']:,} errors")
     doing = {"running": "Sending", "finished": "Finished sending", "stopped": "Stopped sending",
              "failed": "Failed sending"}[report["state"]]
-    line = f"{doing} {what}: {counts}"
-    return f"{line}\nLast error: {report['last_error']}" if report["last_error"] else line
+    lines = [f"{doing} {what}: {counts}"]
+    if report.get("note"):
+        lines.append(report["note"][0].upper() + report["note"][1:])
+    if report["last_error"]:
+        lines.append(f"Last error: {report['last_error']}")
+    return "\n".join(lines)

@@ -5,9 +5,14 @@ rate (records/s), partition key = location. By default each record's event_time 
 it is sent (a live sensor); timestamps="file" keeps the file's times. The event_id stays the file's; when
 the data set loops, later passes add "-p2", "-p3", ... so every id stays unique.
 
-Order and loss: Kinesis may accept some entries of a PutRecords call and refuse others (throttling,
-internal failures), so a call with two records of one location could store them out of order. Each call
-here carries at most one record per location, and a refused record is sent again (with backoff) before
+A shard takes 1,000 records a second (AWS's limit, kept by the local stack too): a run never asks for more
+than that per open shard of its stream; a faster rate is slowed to it and the status says so (`note`). A
+record refused all the same because its shard is at its limit (ProvisionedThroughputExceededException:
+another writer, a burst) is no error: it waits a moment and is sent again, counted in `over_limit`.
+
+Order and loss: Kinesis may accept some entries of a PutRecords call and refuse others (a shard at its
+limit, internal failures), so a call with two records of one location could store them out of order. Each
+call here carries at most one record per location, and a refused record is sent again (with backoff) before
 any later record of its location: per-location order holds as with PutRecord. Nothing is dropped: every
 refusal is counted, and a run that ends early says why and how many records were sent. (A call that timed
 out may have been stored all the same; it is sent again, so a network failure can duplicate records, never
@@ -46,14 +51,16 @@ MAX_PENDING = 500  # records taken from the data set but not yet accepted by Kin
 BURST_S = 0.25  # the rate may catch up at most this many seconds' worth of records at once
 BACKOFF_S = (0.05, 5.0)  # first and longest wait before sending refused records again
 RATE_WINDOW_S = 5.0
+SHARD_WRITE_LIMIT = 1000  # records/s one shard takes (AWS's limit); a run sends at most this per open shard
+OVER_LIMIT = "ProvisionedThroughputExceededException"  # a shard at its limit: wait, send again, no error
 SENT_LOGS_KEPT = 5
 RETRYABLE = {  # call-level errors worth another try; any other error ends the run with its message
     "ProvisionedThroughputExceededException", "LimitExceededException", "KMSThrottlingException",
     "ThrottlingException", "InternalFailure", "InternalFailureException", "ServiceUnavailable",
 }
 STATUS_KEYS = ("state", "stream", "dataset", "title", "rate", "loop", "timestamps", "sent", "failed", "retried",
-               "pending", "total", "pass", "rate_actual", "last_error", "started_at", "stopped_at", "run_id",
-               "sent_log")
+               "over_limit", "pending", "total", "pass", "rate_actual", "rate_limit", "note", "last_error",
+               "started_at", "stopped_at", "run_id", "sent_log")
 
 
 def validate(stream: str, dataset: str, rate, loop, timestamps: str) -> dict:
@@ -85,12 +92,34 @@ def validate(stream: str, dataset: str, rate, loop, timestamps: str) -> dict:
     return {"stream": stream, "dataset": dataset, "rate": float(rate), "loop": loop, "timestamps": timestamps}
 
 
-def check_stream(stream: str) -> None:
-    """Raise ResourceMissing (with the step that creates it) unless the stream can take records now."""
-    state = streams.describe(stream)["status"]
+def check_stream(stream: str) -> dict:
+    """The stream's description (streams.describe); ResourceMissing (with the step that creates it) or LabError
+    unless it can take records now."""
+    described = streams.describe(stream)
+    state = described["status"]
     if state not in ("ACTIVE", "UPDATING"):
         raise LabError(f"the Kinesis stream {stream!r} is {state}; start the simulator once it is ACTIVE "
                        f"(`labkit.resources.streams.create({stream!r})` waits for that).")
+    return described
+
+
+def write_limit(open_shards: int) -> float:
+    """The records/s a stream with `open_shards` open shards takes: SHARD_WRITE_LIMIT per shard."""
+    return float(SHARD_WRITE_LIMIT * max(1, open_shards))
+
+
+def slowed_note(rate: float, limit: float | None, over_limit: int) -> str | None:
+    """Why a run sends slower than asked, for people; None when it does not."""
+    if limit is None:
+        return None
+    shards = round(limit / SHARD_WRITE_LIMIT)
+    where = ("the shard's write limit" if shards == 1 else
+             f"the stream's write limit ({SHARD_WRITE_LIMIT:,} per open shard, {shards} shards)")
+    waited = f"{over_limit:,} records waited for a shard's write limit and were sent again, none lost"
+    if rate > limit:
+        note = f"sending slowed to {where}: {limit:,.0f} records/s (asked for {rate:,g})"
+        return f"{note}; {waited}" if over_limit else note
+    return f"sending slowed to {where} ({limit:,.0f} records/s): {waited}" if over_limit else None
 
 
 def iso_now() -> str:
@@ -130,7 +159,8 @@ class Producer:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._state = "new"
-        self._counts = {"sent": 0, "failed": 0, "retried": 0, "pending": 0, "pass": 0}
+        self._counts = {"sent": 0, "failed": 0, "retried": 0, "over_limit": 0, "pending": 0, "pass": 0}
+        self.rate_limit: float | None = None  # records/s the stream takes, known at start
         self._last_error: str | None = None
         self._started_at = self._stopped_at = None
         self._started_mono = self._stopped_mono = 0.0
@@ -138,8 +168,8 @@ class Producer:
 
     # -- control ---------------------------------------------------------------------------------------
     def start(self) -> dict:
-        """Check the stream, then send in the background; returns the status."""
-        check_stream(self.params["stream"])
+        """Check the stream, then send in the background (at most the stream's write limit); returns the status."""
+        self.rate_limit = write_limit(len(check_stream(self.params["stream"])["shards"]))
         self._kinesis = self._kinesis or client("kinesis")
         self.sent_log.parent.mkdir(parents=True, exist_ok=True)
         for old in sorted(self.sent_log.parent.glob("sent-*.jsonl"))[:-SENT_LOGS_KEPT + 1]:
@@ -179,7 +209,9 @@ class Producer:
             rate_actual = 0.0
         return {
             "state": self._state, **self.params, "title": TITLES[self.params["dataset"]], **counts,
-            "total": len(self.records), "rate_actual": round(rate_actual, 1), "last_error": self._last_error,
+            "total": len(self.records), "rate_actual": round(rate_actual, 1), "rate_limit": self.rate_limit,
+            "note": slowed_note(self.params["rate"], self.rate_limit, counts["over_limit"]),
+            "last_error": self._last_error,
             "started_at": self._started_at, "stopped_at": self._stopped_at, "run_id": self.run_id,
             "sent_log": str(self.sent_log),
         }
@@ -209,7 +241,7 @@ class Producer:
         self._state = state
 
     def _send_all(self, sent_log) -> None:
-        rate = self.params["rate"]
+        rate = min(self.params["rate"], self.rate_limit or math.inf)
         burst = max(1.0, rate * BURST_S)
         source = self._source()
         pending: deque[_Entry] = deque()
@@ -254,7 +286,8 @@ class Producer:
         return batch
 
     def _put(self, batch: list[_Entry], sent_log) -> tuple[int, int]:
-        """Send one batch; returns how many records Kinesis accepted and refused."""
+        """Send one batch; returns how many records Kinesis accepted and refused (a refusal for a shard's write
+        limit counts in over_limit, any other in failed: both are sent again)."""
         retries = sum(1 for e in batch if e.attempts)
         for entry in batch:
             entry.attempts += 1
@@ -266,6 +299,9 @@ class Producer:
         except ClientError as error:
             code = error.response["Error"]["Code"]
             message = f"{code}: {error.response['Error'].get('Message', '')}"
+            if code == OVER_LIMIT:
+                self._count(0, 0, retries, None, over_limit=len(batch))
+                return 0, len(batch)
             if code not in RETRYABLE:
                 raise _RunFailed(self._ended_early(code, message)) from error
             self._count(0, len(batch), retries, f"Kinesis refused a batch ({message}); sending it again")
@@ -273,10 +309,12 @@ class Producer:
         except (BotoConnectionError, HTTPClientError) as error:
             self._count(0, len(batch), retries, f"cannot reach Kinesis ({error}); sending again")
             return 0, len(batch)
-        refused, lines, error = 0, [], None
+        failed, over_limit, lines, error = 0, 0, [], None
         for entry, result in zip(batch, response["Records"]):
-            if "ErrorCode" in result:
-                refused += 1
+            if result.get("ErrorCode") == OVER_LIMIT:
+                over_limit += 1
+            elif "ErrorCode" in result:
+                failed += 1
                 error = (f"Kinesis refused a record ({result['ErrorCode']}: {result.get('ErrorMessage', '')}); "
                          "sending it again")
             else:
@@ -285,13 +323,14 @@ class Producer:
                                          "record": entry.record}) + "\n")
         sent_log.writelines(lines)
         sent_log.flush()
-        self._count(len(lines), refused, retries, error)
-        return len(lines), refused
+        self._count(len(lines), failed, retries, error, over_limit=over_limit)
+        return len(lines), failed + over_limit
 
-    def _count(self, sent: int, refused: int, retries: int, error: str | None) -> None:
+    def _count(self, sent: int, failed: int, retries: int, error: str | None, over_limit: int = 0) -> None:
         with self._lock:
             self._counts["sent"] += sent
-            self._counts["failed"] += refused
+            self._counts["failed"] += failed
+            self._counts["over_limit"] += over_limit
             self._counts["retried"] += retries
         if error:
             self._last_error = error

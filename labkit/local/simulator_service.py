@@ -57,7 +57,8 @@ class SimulatorService:
     def status(self) -> dict:
         run = self.simulator.status()
         return {"page": f"{self.settings.service_url}/kinesis",
-                **{key: run[key] for key in ("state", "stream", "dataset", "sent", "failed", "last_error")}}
+                **{key: run.get(key) for key in ("state", "stream", "dataset", "sent", "failed", "over_limit", "note",
+                                                  "last_error")}}
 
     def _blueprint(self) -> Blueprint:
         bp = Blueprint("simulator", __name__, template_folder="templates")
