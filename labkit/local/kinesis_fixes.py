@@ -14,12 +14,13 @@ Measured defects of stock moto 5.2.5, and what this module does about each:
 - moto invokes mapped Lambdas synchronously inside PutRecord: switched off, the labkit Lambda
   runtime polls the stream like AWS's event source mappings do.
 
-And a limit stock moto does not have: with LABKIT_KINESIS_LIMITS=on in the stack's environment, each shard
-serves what an AWS shard serves — 5 GetRecords calls and 2 MiB of reads a second, 1,000 records and 1 MiB of
-writes a second — and answers beyond that as AWS does, with ProvisionedThroughputExceededException: the whole
-GetRecords or PutRecord call, or the refused entries of a PutRecords (ErrorCode, counted in FailedRecordCount).
+And a limit stock moto does not have: each shard serves what an AWS shard serves — 5 GetRecords calls and 2 MiB
+of reads a second, 1,000 records and 1 MiB of writes a second — and answers beyond that as AWS does, with
+ProvisionedThroughputExceededException: the whole GetRecords or PutRecord call, or the refused entries of a
+PutRecords (ErrorCode, counted in FailedRecordCount).
 Calls and writes count over a sliding second; read bytes come from a budget of 2 MiB refilled at 2 MiB/s, so a
 read far over it (GetRecords may return up to 10 MiB) holds the shard's next reads back for seconds, like AWS.
+The limits are on by default; LABKIT_KINESIS_LIMITS=off in the stack's environment turns them off.
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ from .moto_patches import Patch
 
 clock = time.time  # replaced in tests to age records past their retention
 
-LIMITS_SETTING = "LABKIT_KINESIS_LIMITS"  # "on": each shard keeps AWS's throughput limits (default off)
+LIMITS_SETTING = "LABKIT_KINESIS_LIMITS"  # each shard keeps AWS's throughput limits unless this is "off"
 READS_PER_S, READ_BYTES_PER_S = 5, 2 * 2**20  # per shard, AWS's numbers
 WRITES_PER_S, WRITE_BYTES_PER_S = 1000, 2**20
 
@@ -192,12 +193,12 @@ def _apply_retention(stream: models.Stream) -> None:
         _log(shard).trim_older_than(cutoff)
 
 
-# ---- AWS's per-shard limits (LABKIT_KINESIS_LIMITS=on) ----------------------------------------------------
+# ---- AWS's per-shard limits (on unless LABKIT_KINESIS_LIMITS=off) ------------------------------------------
 
 
 def limits_on() -> bool:
-    """Read at every call, so a test can switch the limits for one process."""
-    return os.environ.get(LIMITS_SETTING, "off").strip().lower() in ("on", "1", "true", "yes")
+    """On unless the setting says off; read at every call, so a test can switch the limits for one process."""
+    return os.environ.get(LIMITS_SETTING, "on").strip().lower() not in ("off", "0", "false", "no")
 
 
 class ThroughputExceeded(JsonRESTError):

@@ -9,16 +9,32 @@ import pytest
 
 from labkit import datasets, simulate
 from labkit.clients import client
-from labkit.local import kinesis_fixes
+from labkit.local import control, kinesis_fixes
 from labkit.resources import streams
+from tests.conftest import free_port
 from tests.stack.test_simulator import assert_same_readings, stream_records
 
 SLOWED = "sending slowed to the shard's write limit: 1,000 records/s"
 
 
+@pytest.fixture(scope="module")
+def limited_stack(tmp_path_factory):
+    """A stack of this module's own with the limits on (the test session's stack runs without them)."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("LABKIT_STATE_DIR", str(tmp_path_factory.mktemp("limited-state")))
+        env.setenv(kinesis_fixes.LIMITS_SETTING, "on")
+        for var in ("LABKIT_AWS_PORT", "LABKIT_SERVICE_PORT", "LABKIT_FLINK_PORT"):
+            env.setenv(var, str(free_port()))
+        control.up(quiet=True)
+        try:
+            yield
+        finally:
+            control.down(quiet=True)
+
+
 @pytest.fixture
-def limited(stack):
-    assert kinesis_fixes.limits_on(), "the stack's Kinesis limits are on by default (LABKIT_KINESIS_LIMITS unset)"
+def limited(limited_stack):
+    assert kinesis_fixes.limits_on()
     yield
     simulate.stop()
 

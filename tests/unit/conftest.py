@@ -5,6 +5,14 @@ import pytest
 from moto import mock_aws
 
 from labkit import clients
+from labkit.local import kinesis_fixes
+
+
+@pytest.fixture(autouse=True)
+def kinesis_limits_off(monkeypatch):
+    """The unit tests run the patched moto in this process: without AWS's per-shard limits (on by default),
+    which would refuse their bulk fills; the limits' own tests switch them on (fixture `limits_on`)."""
+    monkeypatch.setenv(kinesis_fixes.LIMITS_SETTING, "off")
 
 
 @pytest.fixture
