@@ -35,7 +35,7 @@ def stop_apps(snapshot: bool = True) -> dict[str, str]:
     """Stop every running course application (with a snapshot by default); what happened to each."""
     done = {}
     for resource in teardown.find():
-        if resource.kind not in KINDS["apps"]:
+        if resource.kind != "Flink application":
             continue
         if apps.status(resource.name) == "READY":
             done[resource.name] = "not running"

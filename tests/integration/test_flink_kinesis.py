@@ -91,7 +91,6 @@ def readings(first: int, count: int, spikes: dict[tuple[int, int], float]) -> li
             records.append({
                 "event_id": f"{k}-{i}", "event_time": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 "location": location, "turbine_id": f"WT-0{k + 1}", "speed": spikes.get((k, i), speed),
-                "power_kw": 900.0,
             })
     return records
 
@@ -148,7 +147,8 @@ def test_every_reading_gets_exactly_one_anomaly_record(anomaly_run):
     assert set(ids) == {record["event_id"] for record in anomaly_run["inputs"]}
     sample = anomaly_run["outputs"][0]
     assert set(sample) == {"event_id", "event_time", "location", "turbine_id", "speed", "score", "attribution",
-                           "stuck", "rule"}
+                           "stuck", "rule", "power_kw", "expected_kw", "power_curve", "fault_since", "energy_lost_kwh",
+                           "fault"}
 
 
 def test_spikes_score_at_least_2_and_are_attributed_to_the_forest(anomaly_run):

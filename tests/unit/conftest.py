@@ -1,11 +1,13 @@
 """Fixtures of the unit tests."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 from moto import mock_aws
 
 from labkit import clients
-from labkit.local import kinesis_fixes
+from labkit.local import kinesis_fixes, moto_patches
 
 
 @pytest.fixture(autouse=True)
@@ -24,3 +26,15 @@ def aws(monkeypatch):
     with mock_aws():
         yield
     clients._client.cache_clear()
+
+
+@contextmanager
+def registry_restored():
+    """Inside: free to apply and undo moto patches. After: the patches in force are those that were before."""
+    before = {patch.id for patch in moto_patches.applied()}
+    try:
+        yield
+    finally:
+        moto_patches.undo()
+        if before:  # a stack may have run in this process
+            moto_patches.apply({patch.id for patch in moto_patches.patches()} - before)

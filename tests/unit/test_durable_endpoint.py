@@ -12,6 +12,7 @@ from werkzeug.test import Client
 
 from labkit.local import journal, moto_patches, persistence
 from labkit.local.durable_endpoint import DurableEndpoint, changes_state
+from tests.unit.conftest import registry_restored
 
 JSON = "application/x-amz-json-1.1"
 
@@ -63,8 +64,8 @@ def test_calls_that_change_state_are_told_from_reads(environ, body, changes):
 
 @pytest.fixture
 def endpoint(tmp_path):
-    moto_patches.apply()
-    with mock_aws():
+    with registry_restored(), mock_aws():
+        moto_patches.apply()
         durable = DurableEndpoint(DomainDispatcherApplication(create_backend_app), tmp_path)
         assert durable.recover() is None
         yield durable, Client(durable)

@@ -150,7 +150,8 @@ def test_normal_wind_never_looks_stuck():
 def test_every_output_keeps_the_reading_and_says_which_rule_fired():
     record = run(detector.LocationDetector(detector.DetectorSettings()), [30.0])[0]
     assert set(record) == {"event_id", "event_time", "location", "turbine_id", "speed", "score", "attribution",
-                           "stuck", "rule"}
+                           "stuck", "rule", "power_kw", "expected_kw", "power_curve", "fault_since", "energy_lost_kwh",
+                           "fault"}
     assert (record["location"], record["speed"], record["rule"], record["stuck"]) == ("North Ridge", 30.0, None,
                                                                                     False)
 

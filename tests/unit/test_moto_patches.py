@@ -16,7 +16,6 @@ import threading
 import time
 import tracemalloc
 import zipfile
-from contextlib import contextmanager
 
 import boto3
 import moto
@@ -28,6 +27,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 
 from labkit.config import Settings
 from labkit.local import kinesis_fixes, moto_patches, sns_email
+from tests.unit.conftest import registry_restored
 from labkit.local.lambda_runtime import LambdaRuntime
 from labkit.local.managed_flink import LocalManagedFlink
 from labkit.progress import wait_until
@@ -52,22 +52,10 @@ def proves(*patch_ids: str, raises: type[BaseException]):
     return mark
 
 
-@contextmanager
-def _registry_restored():
-    """Inside: free to apply and undo. After: the patches in force are those that were before."""
-    before = {patch.id for patch in moto_patches.applied()}
-    try:
-        yield
-    finally:
-        moto_patches.undo()
-        if before:  # a stack may have run in this process
-            moto_patches.apply({patch.id for patch in moto_patches.patches()} - before)
-
-
 @pytest.fixture
 def patched_moto(request):
     """moto in-process with every registry patch, or (param "without") every patch but the test's own."""
-    with _registry_restored():
+    with registry_restored():
         moto_patches.undo()
         moto_patches.apply(request.function.proves if getattr(request, "param", "") == "without" else ())
         with mock_aws():
@@ -76,7 +64,7 @@ def patched_moto(request):
 
 @pytest.fixture
 def stock_moto():
-    with _registry_restored():
+    with registry_restored():
         moto_patches.undo()
         yield
 
