@@ -24,14 +24,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def private_stack():
-    """A local stack on free ports in a temporary state folder, stopped afterwards."""
-    from labkit.local import control
+def private_stack(kinesis_limits: bool = True):
+    """A local stack on free ports in a temporary state folder, stopped afterwards; `kinesis_limits=False` lifts
+    AWS's per-shard limits (for a benchmark of the endpoint itself)."""
+    from labkit.local import control, kinesis_fixes
 
     saved = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="labkit-bench-") as state:
         os.environ.update(LABKIT_TARGET="local", LABKIT_STATE_DIR=state, LABKIT_AWS_PORT=str(free_port()),
                           LABKIT_SERVICE_PORT=str(free_port()), LABKIT_FLINK_PORT=str(free_port()))
+        if not kinesis_limits:
+            os.environ[kinesis_fixes.LIMITS_SETTING] = "off"
         try:
             yield control.up(quiet=True)
         finally:
