@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from ..clients import client, pages
 from ..config import NAMES
-from ..errors import BadParameter, ResourceMissing
+from ..errors import BadParameter, LabError, ResourceMissing
 from ..progress import wait_until
 from .errors import explained
 
@@ -26,6 +26,9 @@ MAX_SHARDS = 500  # Kinesis's default shard quota per account and region
 GET_RECORDS_LIMIT = 10_000  # most records one GetRecords call may return
 LIST_SHARDS_LIMIT = 10_000  # most shards one ListShards call may return
 POLL_S = 0.25  # Kinesis allows 5 GetRecords calls per second and shard
+READ_INTERVAL_S = 0.5  # the viewer's share of a shard's 5 reads/s (the Flink apps and the trigger poll it too)
+REFUSED_BACKOFF_S = (0.5, 1, 2, 4, 4, 4, 4, 4)  # waits after each refused read (ProvisionedThroughputExceeded)
+THROTTLED = "ProvisionedThroughputExceededException"
 STREAM_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
 
 
@@ -191,6 +194,7 @@ class ShardReader:
         if position == "AT_TIMESTAMP":
             start["Timestamp"] = _utc(timestamp)
         self._start = start
+        self._last_read = 0.0
         self.iterator: str | None = self._new_iterator(start)
 
     def _new_iterator(self, start: dict) -> str:
@@ -199,18 +203,33 @@ class ShardReader:
                                                         **start)["ShardIterator"]
 
     def _page(self, limit: int) -> dict:
-        kinesis = client("kinesis")
-        try:
-            with _kinesis_errors(self.stream, keep=("ExpiredIteratorException",)):
-                return kinesis.get_records(ShardIterator=self.iterator, Limit=limit)
-        except ClientError:
-            pass
-        # An iterator expires after 5 minutes: continue after the last record read (or from the start).
-        restart = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": self.last_sequence}
-                   if self.last_sequence else self._start)
-        self.iterator = self._new_iterator(restart)
-        with _kinesis_errors(self.stream):
-            return kinesis.get_records(ShardIterator=self.iterator, Limit=limit)
+        """One GetRecords call, at most one per READ_INTERVAL_S; a refused read is tried again after a backoff
+        (the shard's 5 reads/s are shared with the Flink apps and the trigger), an expired iterator renewed."""
+        refused, renewed = 0, False
+        while True:
+            time.sleep(max(0.0, self._last_read + READ_INTERVAL_S - time.monotonic()))
+            self._last_read = time.monotonic()
+            try:
+                passed = (THROTTLED,) if renewed else (THROTTLED, "ExpiredIteratorException")
+                with _kinesis_errors(self.stream, keep=passed):
+                    return client("kinesis").get_records(ShardIterator=self.iterator, Limit=limit)
+            except ClientError as error:
+                if error.response["Error"]["Code"] != THROTTLED:  # an iterator expires after 5 minutes
+                    self.iterator, renewed = self._new_iterator(self._resume_position()), True
+                elif refused == len(REFUSED_BACKOFF_S):
+                    raise LabError(f"Kinesis kept refusing reads of shard {self.shard_id} of stream "
+                                   f"{self.stream!r} for {sum(REFUSED_BACKOFF_S):.0f} s: other readers use its 5 "
+                                   "reads per second. Read again in a minute, or stop a reader (a Flink app "
+                                   "or a trigger) of this stream.") from None
+                else:
+                    time.sleep(REFUSED_BACKOFF_S[refused])
+                    refused += 1
+
+    def _resume_position(self) -> dict:
+        """Where a renewed iterator starts: after the last record read, else where this reader started."""
+        if self.last_sequence:
+            return {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": self.last_sequence}
+        return self._start
 
     def read(self, limit: int = 100, wait_s: float = 0.0) -> pd.DataFrame:
         """Up to `limit` records, decoded: sequence_number, arrival, partition_key, then the JSON fields
