@@ -138,6 +138,22 @@ def cmd_teardown(args) -> int:
     return 2 if summary["failed"] else 0
 
 
+def cmd_preflight(args) -> int:
+    from . import preflight
+
+    s = settings()
+    if s.is_local:
+        print("labkit preflight checks an AWS account for the aws target (LABKIT_TARGET=aws); the target is local, "
+              "which needs no account, so it checks only that the local stack is up.")
+        checks = preflight.local()
+    else:
+        print(f"labkit preflight: can these credentials run the course on AWS? (target aws, region {s.region}; "
+              "read-only calls)")
+        checks = preflight.run(principal=args.principal)
+    print(preflight.report(checks))
+    return 1 if preflight.failed(checks) else 0
+
+
 def _add_simulate(sub) -> None:
     """`labkit simulate start|stop|status`: the Wind Turbine Simulator's page, as commands."""
     simulate = sub.add_parser("simulate", help="the Wind Turbine Simulator: send a data set to a Kinesis stream")
@@ -201,6 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     teardown.add_argument("--yes", action="store_true", help="do not ask before deleting")
     teardown.add_argument("--quiet", action="store_true", help="no progress bar")
     teardown.set_defaults(run=cmd_teardown)
+
+    preflight = sub.add_parser("preflight", help="before a class on the aws target: check the account, region, "
+                                                 "permissions and quotas, and print the cost per hour")
+    preflight.add_argument("--principal", help="the IAM user or role ARN whose permissions to check (default: the "
+                                               "credentials' own), e.g. a student's user")
+    preflight.set_defaults(run=cmd_preflight)
 
     inbox = sub.add_parser("inbox", help="the e-mail SNS topics sent to their subscribers (local target)")
     inbox.add_argument("--json", action="store_true", help="machine-readable output")
