@@ -1,6 +1,7 @@
-"""Every course notebook runs top to bottom under papermill on the local target, with the DIY reference
-solution; a failing check cell fails the notebook (and this test). The notebooks run in order on the one
-test stack, as a class would: each one continues from the state the earlier ones left."""
+"""The main command's run (`make lab`, `labkit.course run`): every course notebook top to bottom under papermill
+on a private local stack with AWS's per-shard Kinesis limits on (the default), with the DIY reference solution,
+in order, each continuing from the state the earlier ones left, as a class would. A failing check cell fails the
+notebook (and this test); no output may show Kinesis refusing a read or a write."""
 from __future__ import annotations
 
 import re
@@ -9,15 +10,38 @@ import nbformat
 import pytest
 
 from labkit import course
+from labkit.local import kinesis_fixes
+
+THROTTLED = re.compile(r"ProvisionedThroughputExceeded|Rate exceeded|[Tt]hrottl")
+
+
+@pytest.fixture(scope="module")
+def course_run(tmp_path_factory) -> dict:
+    """The whole course as `make lab` runs it, once for this module: each notebook's result by name."""
+    build = tmp_path_factory.mktemp("build")
+    with course.environment(**{kinesis_fixes.LIMITS_SETTING: "on"}):
+        _, results = course.run(build=build)
+    return {result.notebook.name: result for result in results}
+
+
+def _text(output) -> str:
+    """What an output shows as text: printed streams, errors, and the text forms of displayed data."""
+    data = output.get("data", {})
+    return "".join([output.get("text", ""), output.get("evalue", ""), *output.get("traceback", []),
+                    str(data.get("text/plain", "")), str(data.get("text/html", ""))])
 
 
 @pytest.mark.flink
 @pytest.mark.parametrize("notebook", course.notebooks(), ids=lambda p: p.stem)
-def test_notebook_runs_headless_and_its_checks_pass(stack, notebook, tmp_path):
-    executed = course.execute(notebook, tmp_path, course.HEADLESS)
-    cells = nbformat.read(executed, as_version=4).cells
+def test_notebook_runs_headless_and_its_checks_pass(course_run, notebook):
+    result = course_run.get(notebook.name)
+    assert result is not None, f"{notebook.name} did not run: an earlier notebook failed"
+    assert not result.error, result.error
+    cells = nbformat.read(result.executed, as_version=4).cells
     outputs = [o for c in cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
+    assert not [m.group() for o in outputs for m in [THROTTLED.search(_text(o))] if m], \
+        "Kinesis refused a read or a write where a student sees it"
     printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     check_call = re.compile(r"\blab\.check\.\w+\(|\bdiy\.check(_results)?\(")
     checks = [c for c in cells if c.cell_type == "code" and check_call.search(c.source)]
