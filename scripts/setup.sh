@@ -47,3 +47,7 @@ if [ ! -f "$SHIM" ] || [ "$SHIM" -ot labkit/local/native/loopback_bind.c ]; then
   command -v gcc >/dev/null || { echo "setup: gcc is needed to build $SHIM (apt-get install gcc)" >&2; exit 1; }
   gcc -shared -fPIC -O2 -o "$SHIM" labkit/local/native/loopback_bind.c -ldl
 fi
+
+# moto's own test suites (tests/moto_suites): the pinned moto's source distribution, downloaded once into build/
+"$VENV/bin/python" -m tests.moto_suites.suites fetch >/dev/null \
+  || echo "setup: moto's test suites are not fetched; tests/moto_suites will try again" >&2
