@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from . import results
 from .results import figure
-from .config import ALERT_SUBJECT, ALERT_THRESHOLD, settings
+from .config import ALERT_SUBJECT, ALERT_THRESHOLD, CONFIRMATION_SUBJECT, settings
 from .errors import LabError, ResourceMissing, WaitTimedOut
 from .local import control
 from .progress import wait_until
@@ -370,8 +370,9 @@ def email_is_subscribed(address: str, topic: str) -> None:
         raise CheckFailed(f"{address} is not subscribed to {topic}: run the cell above "
                           f"(`lab.topics.subscribe_email({address!r})`).")
     if not found[0]["confirmed"]:
-        raise CheckFailed(f"the subscription of {address} is pending: open the mail “AWS Notification - "
-                          "Subscription Confirmation” in that mailbox and click Confirm subscription.")
+        raise CheckFailed(f"the subscription of {address} is pending: run the cell above "
+                          f"(`lab.topics.confirm({address!r}, topic={topic!r})`); on aws, open the mail "
+                          f"“{CONFIRMATION_SUBJECT}” in that mailbox and click Confirm subscription.")
     passed(f"{address} is subscribed to {topic} (confirmed)")
 
 

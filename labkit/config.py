@@ -21,6 +21,7 @@ LOCAL_ACCOUNT_ID = "123456789012"  # moto's default account
 # properties, and each handler or job keeps the same value as its default (tests/unit/test_constants.py).
 ALERT_THRESHOLD = 2.0  # an anomaly_score at least this high is an anomaly: plotted, checked, mailed
 ALERT_SUBJECT = "Abnormal Wind Turbine Speed Detected"  # the subject of every anomaly e-mail
+CONFIRMATION_SUBJECT = "AWS Notification - Subscription Confirmation"  # SNS's mail to a new e-mail subscriber
 DIY_WINDOW_S = 10  # notebook 06: CalculateMaxSpeed's window length, short so results arrive while you watch
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 

@@ -60,6 +60,7 @@ def lab(stack):
     topics.create(NAMES.topic)
     address = f"maintenance-{uuid.uuid4().hex[:8]}@example.com"
     topics.subscribe_email(address)
+    topics.confirm(address)  # the link in SNS's confirmation mail
     for name in (NAMES.analytics_function, NAMES.delivery_function, NAMES.diy_function):
         functions.deploy(name, quiet=True)
     functions.add_trigger(NAMES.analytics_function, NAMES.anomaly_stream, quiet=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from labkit.clients import client
+from labkit.config import CONFIRMATION_SUBJECT
 from labkit.resources import tables, topics
 from labkit.ui.inbox_view import InboxView
 from labkit.ui.table_explorer import ALL, TableExplorer
@@ -52,15 +53,16 @@ def test_inbox_view_lists_each_message_with_its_first_line(stack):
     topic = "InboxWidgetTopic"
     arn = topics.create(topic)
     topics.subscribe_email("widget@example.com", topic=topic)
+    topics.confirm("widget@example.com", topic=topic)  # SNS's confirmation mail is the first in the inbox
     client("sns").publish(TopicArn=arn, Subject="Abnormal Wind Turbine Speed Detected",
                           Message="Abnormal wind turbine speed detected at Lakeshore (turbine WT-02).\n\nDetails")
     try:
         view = InboxView("widget@example.com", topic=topic)
-        assert [m["subject"] for m in view.mails] == ["Abnormal Wind Turbine Speed Detected"]
-        assert "1 message(s) from topic InboxWidgetTopic" in view.message.value
-        assert view.list.get_title(0).endswith(
+        assert [m["subject"] for m in view.mails] == [CONFIRMATION_SUBJECT, "Abnormal Wind Turbine Speed Detected"]
+        assert "2 message(s) from topic InboxWidgetTopic" in view.message.value
+        assert view.list.get_title(1).endswith(
             "UTC · Abnormal Wind Turbine Speed Detected · Abnormal wind turbine speed detected at Lakeshore "
             "(turbine WT-02).")
-        assert "Details" in view.list.children[0].value
+        assert "Details" in view.list.children[1].value
     finally:
         topics.delete(topic)

@@ -11,11 +11,13 @@ import io
 import json
 import os
 import pickle
+import re
 import sys
 import threading
 import time
 import tracemalloc
 import zipfile
+from urllib.parse import parse_qs, urlparse
 
 import boto3
 import moto
@@ -25,7 +27,7 @@ from moto import mock_aws
 from moto.backends import get_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from labkit.config import Settings
+from labkit.config import CONFIRMATION_SUBJECT, Settings, settings
 from labkit.local import kinesis_fixes, moto_patches, sns_email
 from tests.unit.conftest import registry_restored
 from labkit.local.lambda_runtime import LambdaRuntime
@@ -356,17 +358,31 @@ def test_the_dispatcher_lists_moto_s_folder_once(patched_moto, monkeypatch):
 # -- SNS e-mail (sns_email.py) ----------------------------------------------------------------------------
 
 def _email_subscription(to: str = "ops@example.com", **attributes) -> str:
+    """A topic with a confirmed e-mail subscription (through the token of its confirmation mail)."""
     sns = _aws("sns")
     topic = sns.create_topic(Name="Alerts")["TopicArn"]
     sns.subscribe(TopicArn=topic, Protocol="email", Endpoint=to, Attributes=attributes)
+    sns.confirm_subscription(TopicArn=topic, Token=_confirmation_token(to))
     return topic
+
+
+def _confirmation_token(to: str) -> str:
+    """The token in the link of the newest confirmation mail to `to`."""
+    mail = [m for m in sns_email.messages(to=to) if m["subject"] == CONFIRMATION_SUBJECT][-1]
+    link = re.search(r"http\S+", mail["body"]).group(0)
+    return parse_qs(urlparse(link).query)["Token"][0]
+
+
+def _alerts(to: str = "ops@example.com") -> list[str]:
+    return [m["body"] for m in sns_email.messages(to=to) if m["subject"] != CONFIRMATION_SUBJECT]
 
 
 @proves("moto.sns.models.Subscription.publish", raises=AssertionError)
 def test_a_message_published_to_a_topic_reaches_its_email_inbox(patched_moto):
     topic = _email_subscription()
     _aws("sns").publish(TopicArn=topic, Subject="Anomaly", Message="score 4.5 at North Ridge")
-    assert [(m["to"], m["topic"], m["subject"], m["body"]) for m in sns_email.messages()] == [
+    assert [(m["to"], m["topic"], m["subject"], m["body"]) for m in sns_email.messages()
+            if m["subject"] != CONFIRMATION_SUBJECT] == [
         ("ops@example.com", "Alerts", "Anomaly", "score 4.5 at North Ridge")]
 
 
@@ -377,7 +393,48 @@ def test_the_inbox_keeps_what_the_filter_policy_lets_through_in_the_email_form(p
         sns.publish(TopicArn=topic, Message=json.dumps({"default": f"{level} default", "email": f"{level} mail"}),
                     MessageStructure="json",
                     MessageAttributes={"level": {"DataType": "String", "StringValue": level}})
-    assert [m["body"] for m in sns_email.messages()] == ["high mail"]
+    assert _alerts() == ["high mail"]
+
+
+@proves("moto.sns.models.SNSBackend.subscribe", "moto.sns.responses.SNSResponse.confirm_subscription",
+        "moto.sns.models.Subscription.subscription_arn", raises=AssertionError)
+def test_an_email_subscription_gets_mail_only_after_it_is_confirmed(patched_moto):
+    sns, to = _aws("sns"), "ops@example.com"
+    topic = sns.create_topic(Name="Alerts")["TopicArn"]
+    arn = sns.subscribe(TopicArn=topic, Protocol="email", Endpoint=to, ReturnSubscriptionArn=True)["SubscriptionArn"]
+    assert [s["SubscriptionArn"] for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]] == [
+        "PendingConfirmation"]
+    assert [s["SubscriptionArn"] for s in sns.list_subscriptions()["Subscriptions"]] == ["PendingConfirmation"]
+    assert sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]["PendingConfirmation"] == "true"
+    sns.publish(TopicArn=topic, Subject="Anomaly", Message="before the confirmation")
+    assert _alerts() == [], "nothing reaches a pending subscription"
+
+    mail, = sns_email.messages(to=to)
+    assert (mail["subject"], mail["topic"]) == (CONFIRMATION_SUBJECT, "Alerts")
+    link = f"Confirm subscription: {settings().service_url}/confirmation.html?TopicArn=arn%3Aaws%3Asns%3A"
+    assert link in mail["body"]
+    with pytest.raises(ClientError, match=r"InvalidParameter.*Invalid token"):
+        sns.confirm_subscription(TopicArn=topic, Token="0" * 64)
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint=to)  # subscribing again sends the mail again
+    assert [m["subject"] for m in sns_email.messages(to=to)] == [CONFIRMATION_SUBJECT] * 2
+    assert sns.confirm_subscription(TopicArn=topic, Token=_confirmation_token(to))["SubscriptionArn"] == arn
+
+    assert [s["SubscriptionArn"] for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]] == [arn]
+    assert sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]["PendingConfirmation"] == "false"
+    sns.publish(TopicArn=topic, Subject="Anomaly", Message="after the confirmation")
+    assert _alerts() == ["after the confirmation"]
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint=to)  # confirmed: no mail again
+    assert len(sns_email.messages(to=to)) == 3
+
+
+@proves("moto.sns.responses.SNSResponse.subscribe", raises=AssertionError)
+def test_subscribe_answers_pending_confirmation_unless_asked_for_the_arn(patched_moto):
+    sns = _aws("sns")
+    topic = sns.create_topic(Name="Alerts")["TopicArn"]
+    assert sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="ops@example.com")["SubscriptionArn"] == (
+        "pending confirmation")
+    assert sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="ops@example.com",
+                         ReturnSubscriptionArn=True)["SubscriptionArn"].startswith(f"{topic}:")
 
 
 # -- the Lambda runtime (lambda_runtime/runtime.py) ------------------------------------------------------
