@@ -8,6 +8,13 @@ dashboard and REST API on http://127.0.0.1:<port>. Everything the cluster writes
     run/           process ids, so a later FlinkCluster on the same folder can stop the cluster
     checkpoints/   periodic checkpoints (every 5 s, hashmap state backend)
     savepoints/    one folder per job name: "snapshots" taken by stop_with_savepoint
+    python/        the Python the jobs run with (flink_python.py): the standard library, apache-flink and its
+                   own dependencies, and what the app's zip carries, as on Managed Flink; never the course's .venv
+
+A job starts as Managed Flink starts one, from the property group kinesis.analytics.flink.run.options of its
+runtime properties: python (main.py), jarfile, pyFiles, pyArchives, paths inside the app's folder. Its client
+(main.py) and its Python workers both run with that Python, so a module the zip lacks fails the job here as on
+AWS, and the submission's output (the traceback) goes to log/submissions.log.
 
 The jobs reach Kinesis through the official Flink AWS Kinesis connector (flink/pom.xml builds it). Against
 the local endpoint the cluster's JVMs run with CBOR off (moto speaks JSON only); the job's property group
@@ -28,7 +35,7 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -40,6 +47,7 @@ from pyflink.find_flink_home import _find_flink_home
 from ..config import LOCAL_HOST
 from ..errors import LabError
 from ..progress import wait_until
+from . import flink_python
 
 CONNECTOR_JAR = "kinesis-connector.jar"
 BUILD_CONNECTOR = "mvn -q -f flink/pom.xml package"
@@ -51,6 +59,8 @@ PROCESSES = {"jobmanager": "jobmanager.sh", "taskmanager": "taskmanager.sh"}
 JOB_ID = re.compile(r"JobID ([0-9a-f]{32})")
 FINAL_STATES = {"FINISHED", "CANCELED", "FAILED"}
 FAILING_STATES = {"FAILING", "RESTARTING"}
+RUN_OPTIONS = "kinesis.analytics.flink.run.options"  # Managed Flink's group: python, jarfile, pyFiles, pyArchives
+SUBMISSIONS_LOG = "submissions.log"
 
 # Shaded AWS SDK v1 (FlinkKinesisConsumer) and AWS SDK v2 (KinesisStreamsSink) both speak CBOR to Kinesis by
 # default. The connector relocates SDK v1, and its system property with it.
@@ -96,6 +106,67 @@ def connector_jar(app_dir: Path) -> Path:
     raise FlinkError(f"the Kinesis connector jar is missing for {app_dir}. Build it with `{BUILD_CONNECTOR}`.")
 
 
+def run_options(properties_file: Path) -> dict[str, str]:
+    """The job's group kinesis.analytics.flink.run.options (python, jarfile, pyFiles, pyArchives), {} if none."""
+    try:
+        groups = json.loads(Path(properties_file).read_text())
+    except (OSError, ValueError):
+        return {}
+    return next((dict(g.get("PropertyMap") or {}) for g in groups if g.get("PropertyGroupId") == RUN_OPTIONS), {})
+
+
+def _in_app(app_dir: Path, relative: str, option: str) -> Path:
+    """A run option's path, inside the unpacked zip (as on Managed Flink), else inside flink/target/ of the repo
+    (an app run straight from its source folder: Maven builds lib/ and dep/ there)."""
+    for candidate in (app_dir / relative, app_dir.parent / "target" / relative):
+        if candidate.exists():
+            return candidate
+    raise FlinkError(f"the run option {option}={relative} names a path that is not in the application's zip "
+                     f"({app_dir}). Put it in the zip (rebuild with `{BUILD_CONNECTOR}`) or fix the property group "
+                     f"{RUN_OPTIONS}.")
+
+
+def submission_arguments(app_dir: Path, options: dict[str, str]) -> list[str]:
+    """`flink run` arguments for Managed Flink's run options; without any, main.py and the connector jar."""
+    arguments = ["--jarfile", str(_in_app(app_dir, options["jarfile"], "jarfile") if "jarfile" in options
+                                  else connector_jar(app_dir))]
+    for option, flag in (("pyFiles", "--pyFiles"), ("pyArchives", "--pyArchives")):
+        if options.get(option):
+            paths = [str(_in_app(app_dir, item.strip(), option)) for item in options[option].split(",") if item.strip()]
+            arguments += [flag, ",".join(paths)]
+    return [*arguments, "--python", str(_in_app(app_dir, options.get("python", "main.py"), "python"))]
+
+
+def python_error(output: str) -> str | None:
+    """The last Python exception in a job client's output ("ModuleNotFoundError: No module named 'krcf'"): the
+    line that ends a traceback; None when the output holds no traceback."""
+    error, in_traceback = None, False
+    for line in output.splitlines():
+        if line.startswith("Traceback (most recent call last):"):
+            in_traceback = True
+        elif in_traceback and line and not line[0].isspace():
+            error, in_traceback = line.strip(), False
+    return error
+
+
+def failure_sentence(app: str, output: str) -> str | None:
+    """Why a job's main.py ended, as a sentence; None when its output holds no Python error."""
+    error = python_error(output)
+    if error is None:
+        return None
+    sentence = f"the main.py of {app} stopped with {error}."
+    if error.startswith(("ModuleNotFoundError", "ImportError")):
+        sentence += (" Managed Flink runs an application with only its zip on top of apache-flink and its own "
+                     "dependencies (no pip, no pyRequirements): the zip must carry the package, in a folder "
+                     f"named by the run option pyFiles (group {RUN_OPTIONS}), as the lab's zips carry krcf in dep/.")
+    return sentence
+
+
+def _app_label(app_dir: Path) -> str:
+    """The application an app folder belongs to: <apps>/<name>/v<version> when unpacked by the runner."""
+    return app_dir.parent.name if re.fullmatch(r"v\d+", app_dir.name) else app_dir.name
+
+
 class FlinkCluster:
     """Start, watch and stop the local session cluster; submit, snapshot and cancel jobs on it."""
 
@@ -111,6 +182,7 @@ class FlinkCluster:
         self.run_dir = self.state_dir / "run"
         self.checkpoint_dir = self.state_dir / "checkpoints"
         self.savepoint_dir = self.state_dir / "savepoints"
+        self.python_dir = self.state_dir / "python"
 
     # -- cluster ---------------------------------------------------------------------------------------
 
@@ -126,7 +198,7 @@ class FlinkCluster:
             raise FlinkError(f"port {self.port} on {LOCAL_HOST} is taken by another program, so the Flink "
                              "dashboard cannot use it. Stop that program or choose another port "
                              "(LABKIT_FLINK_PORT).")
-        self._write_configuration(rpc_port=free_port())
+        self._write_configuration(rpc_port=free_port(), python=flink_python.ensure(self.python_dir))
         for role, script in PROCESSES.items():
             self._spawn(role, script)
         try:
@@ -187,17 +259,18 @@ class FlinkCluster:
 
     def submit(self, app_dir: Path, properties_file: Path, savepoint_path: str | Path | None = None,
                quiet: bool = False) -> str:
-        """Run `app_dir`/main.py as a detached job (from a savepoint if given); return its job id once all
-        its tasks run. The job reads its runtime properties from `properties_file`."""
+        """Run the app in `app_dir` (its zip unpacked, or its source folder) as a detached job (from a savepoint if
+        given), as its run options say (main.py by default); return its job id once all its tasks run. The job
+        reads its runtime properties from `properties_file`."""
         app_dir = Path(app_dir).resolve()
         if not self._rest_answers():
             raise FlinkError(f"the Flink cluster is not running at {self.url}. Start it with `labkit up`.")
+        python = str(flink_python.ensure(self.python_dir))
         command = [
             str(flink_home() / "bin" / "flink"), "run", "--detached",
-            "--jarfile", str(connector_jar(app_dir)),
-            "--pyClientExecutable", sys.executable,
-            "--pyExecutable", sys.executable,
-            "--python", str(app_dir / "main.py"),
+            "--pyClientExecutable", python,
+            "--pyExecutable", python,
+            *submission_arguments(app_dir, run_options(properties_file)),
         ]
         if savepoint_path is not None:
             command[2:2] = ["--fromSavepoint", str(savepoint_path)]
@@ -213,7 +286,12 @@ class FlinkCluster:
                              f"See the logs in {self.log_dir}.") from None
         found = JOB_ID.search(output)
         if client.returncode != 0 or not found:
+            self._log_submission(app_dir, command, output)
             tail = "\n".join(output.splitlines()[-30:])
+            sentence = failure_sentence(_app_label(app_dir), output)
+            if sentence:
+                raise FlinkError(f"{sentence} Its traceback is in the application's log (lab.apps.logs, "
+                                 f"`labkit flink logs`: {SUBMISSIONS_LOG}).")
             raise FlinkError(f"Flink did not accept {app_dir.name}/main.py (exit code {client.returncode}). "
                              f"Its last output:\n{tail}")
         job_id = found.group(1)
@@ -274,7 +352,14 @@ class FlinkCluster:
 
     # -- internals -------------------------------------------------------------------------------------
 
-    def _write_configuration(self, rpc_port: int) -> None:
+    def _log_submission(self, app_dir: Path, command: list[str], output: str) -> None:
+        """Append a refused submission's output (main.py's traceback) to log/submissions.log, which the logs show."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+        with open(self.log_dir / SUBMISSIONS_LOG, "a") as log:
+            log.write(f"{stamp} {_app_label(app_dir)}: {' '.join(command[1:])}\n{output.rstrip()}\n")
+
+    def _write_configuration(self, rpc_port: int, python: Path) -> None:
         for folder in (self.conf_dir, self.log_dir, self.run_dir, self.checkpoint_dir, self.savepoint_dir):
             folder.mkdir(parents=True, exist_ok=True)
         shipped = flink_home() / "conf"
@@ -312,8 +397,9 @@ class FlinkCluster:
             "state.savepoints.dir": self.savepoint_dir.as_uri(),
             "io.tmp.dirs": str(self.state_dir / "tmp"),
             "web.tmpdir": str(self.state_dir / "tmp" / "web"),
-            "python.executable": sys.executable,
-            "python.client.executable": sys.executable,
+            # the Python of Managed Flink's runtime, not the course's (flink_python.py)
+            "python.executable": str(python),
+            "python.client.executable": str(python),
         }
         (self.state_dir / "tmp").mkdir(exist_ok=True)
         (self.conf_dir / "config.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
@@ -321,7 +407,8 @@ class FlinkCluster:
     def _environment(self) -> dict[str, str]:
         if not LOOPBACK_SHIM.exists():
             raise FlinkError(f"{LOOPBACK_SHIM} is missing; build it with `make setup` (needs gcc).")
-        environment = {**os.environ, **LOCAL_CREDENTIALS, "LD_PRELOAD": str(LOOPBACK_SHIM)}
+        environment = {**flink_python.clean_environment(os.environ), **LOCAL_CREDENTIALS,
+                       "LD_PRELOAD": str(LOOPBACK_SHIM)}
         environment.pop("AWS_SESSION_TOKEN", None)
         environment.pop("AWS_PROFILE", None)
         environment.update(FLINK_CONF_DIR=str(self.conf_dir), FLINK_LOG_DIR=str(self.log_dir),
