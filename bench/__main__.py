@@ -10,7 +10,8 @@ from .common import RESULTS
 
 ROOT = RESULTS.parent.parent
 BENCHMARKS = ["rcf_throughput", "anomaly_job_throughput", "pipeline_latency", "pipeline_latency_bulk",
-              "kinesis_put_rate", "journal_cost", "stack_startup", "course_run", "detection_scoreboard"]
+              "kinesis_put_rate", "journal_cost", "stack_startup", "course_run", "detection_scoreboard",
+              "real_data_alerts"]
 HAND_WRITTEN = "<!-- Hand-written from here on: `make bench` keeps it as it is. -->"
 
 
