@@ -117,7 +117,7 @@ def render(result: dict) -> str:
         f"rec/s | {stock['ratio_last_to_first']} |\n\n"
         "Median of {runs} runs, one producer, PutRecords of {batch} × {record_bytes}-byte records; in each run "
         "the same producer also filled a stream of a stock moto server (no labkit patches), started by the run. "
-        "AWS's per-shard write limit (1,000 records/s) is lifted for this run (LABKIT_KINESIS_LIMITS=off): it "
+        "AWS's per-shard write limit is lifted for this run (LABKIT_KINESIS_LIMITS=off): it "
         "measures the endpoint, not the quota. "
         f"Goal: {{goal}} — {verdict(result)}.\n"
     ).format(**result)
