@@ -25,7 +25,7 @@ import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
 import labkit as lab
-from labkit.config import FLINK_DIR, LAMBDAS_DIR, NAMES, REPO_ROOT
+from labkit.config import CONFIRMATION_SUBJECT, FLINK_DIR, LAMBDAS_DIR, NAMES, REPO_ROOT
 from labkit.progress import wait_until
 from labkit.resources import functions, roles, tags
 from tests.conftest import aws_client
@@ -201,7 +201,8 @@ def function_zip(*extra: tuple[str, str]) -> bytes:
 
 def parked() -> list[dict]:
     """The failure records the trigger has sent to its on-failure topic so far (as its subscriber got them)."""
-    return [json.loads(mail["body"]) for mail in lab.inbox.inbox(to=PARKED_ADDRESS)]
+    return [json.loads(mail["body"]) for mail in lab.inbox.inbox(to=PARKED_ADDRESS)
+            if mail["subject"] != CONFIRMATION_SUBJECT]
 
 
 class DrillPipeline:
@@ -218,6 +219,7 @@ class DrillPipeline:
         lab.tables.create(TABLE, partition_key="location", sort_key="reading_id", quiet=True)
         self.parked_topic = lab.topics.create(PARKED_TOPIC)
         lab.topics.subscribe_email(PARKED_ADDRESS, topic=PARKED_TOPIC)
+        lab.topics.confirm(PARKED_ADDRESS, topic=PARKED_TOPIC)
         self.deploy()
         self.trigger()
         lab.apps.create(NAMES.anomaly_app, inputStreamName=WIND_STREAM, outputStreamName=ANOMALY_STREAM)
