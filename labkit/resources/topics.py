@@ -3,6 +3,7 @@
     topics.create("AnomalyNotification")                        # SNS > Topics > Create topic (Standard)
     topics.subscribe_email("me@example.com")                    # Create subscription, protocol Email
     topics.confirm("me@example.com")                            # the mail's Confirm subscription link
+    topics.deliveries()                                         # Monitoring: NumberOfNotificationsDelivered
 
 An e-mail subscription stays "pending confirmation" until the address owner follows the link in AWS's
 confirmation mail ("AWS Notification - Subscription Confirmation"); nothing published before reaches it. On the
@@ -13,6 +14,7 @@ confirmed (progress, timeout, a sentence saying what to do).
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlparse
 
 from ..clients import client, pages
@@ -154,6 +156,19 @@ def confirm(address: str, topic: str = NAMES.topic, timeout_s: float = CONFIRM_T
                     "subscription”, then run this cell again. No mail? Check the address and subscribe again "
                     f"(`lab.topics.subscribe_email(...)`)."))
     return {"arn": subscription["arn"], "endpoint": address, "confirmed": True}
+
+
+def deliveries(name: str = NAMES.topic, since_minutes: float = 60) -> int | None:
+    """How many notifications SNS reports delivered from the topic in the past `since_minutes` (CloudWatch metric
+    AWS/SNS NumberOfNotificationsDelivered, per minute, summed); None when CloudWatch has no data point yet (SNS
+    publishes the metric a few minutes after the deliveries)."""
+    now = datetime.now(timezone.utc)
+    with explained("CloudWatch", f"the metrics of topic {name!r}", lambda: missing(name)):
+        points = client("cloudwatch").get_metric_statistics(
+            Namespace="AWS/SNS", MetricName="NumberOfNotificationsDelivered",
+            Dimensions=[{"Name": "TopicName", "Value": name}], StartTime=now - timedelta(minutes=since_minutes),
+            EndTime=now, Period=60, Statistics=["Sum"])["Datapoints"]
+    return round(sum(point["Sum"] for point in points)) if points else None
 
 
 def delete(name: str = NAMES.topic) -> bool:
