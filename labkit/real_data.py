@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .config import DATA_DIR
+from .config import DATA_DIR, iso_time
 from .errors import ResourceMissing
 
 PACKAGE = "openoa"
@@ -131,7 +131,7 @@ def convert(rows: Iterable[dict]) -> tuple[list[dict], dict]:
     kept.sort(key=lambda k: (k[0], k[1]))
     records = [{
         "event_id": f"{DATASET}-{n + 1:06d}",
-        "event_time": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "event_time": iso_time(round(moment.timestamp() * 1000)),
         "location": LOCATION.format(turbine=turbine), "turbine_id": turbine,
         "speed": round(wind / MPS_PER_MPH, 1),
         "power_kw": None if power is None else round(power, 1),
