@@ -24,7 +24,7 @@ from ..errors import LabError
 
 PINNED_MOTO = "5.2.5"
 CONTRIBUTORS = ("kinesis_fixes", "moto_dispatch", "sns_email", "lambda_runtime.runtime", "managed_flink",
-                "replay_clock", "iam_propagation")
+                "replay_clock", "iam_propagation", "dynamodb_fixes")
 
 
 @dataclass(frozen=True)

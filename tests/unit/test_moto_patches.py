@@ -29,10 +29,10 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 
 from labkit.config import CONFIRMATION_SUBJECT, Settings, settings
 from labkit.local import kinesis_fixes, moto_patches, sns_email
-from tests.unit.conftest import registry_restored
 from labkit.local.lambda_runtime import LambdaRuntime
 from labkit.local.managed_flink import LocalManagedFlink
 from labkit.progress import wait_until
+from tests.unit.conftest import registry_restored
 
 from ..conftest import free_port
 from ..stack.test_kinesis_resharding import (assert_merging_keeps_records, assert_resharding_keeps_records,
@@ -685,6 +685,59 @@ def test_a_record_put_while_the_clock_is_frozen_arrives_at_that_time(kinesis):
         kinesis.put_record(StreamName="s", Data=b"x", PartitionKey="p")
     [record] = kinesis.get_records(ShardIterator=_iterator(kinesis))["Records"]
     assert record["ApproximateArrivalTimestamp"].timestamp() == pytest.approx(an_hour_ago, abs=0.001)
+
+
+# -- DynamoDB item answers (dynamodb_fixes.py) ----------------------------------------------------------
+
+ITEM = {"location": {"S": "North Ridge"}, "reading_id": {"S": "r1"}, "speed": {"N": "31.5"}, "stuck": {"BOOL": False},
+        "rule": {"NULL": True}, "raw": {"B": b"\x00\x01"}, "tags": {"SS": ["a", "b"]}, "levels": {"NS": ["1", "2"]},
+        "attribution": {"M": {"t": {"N": "0.5"}, "t-1": {"N": "0.25"}}}, "history": {"L": [{"N": "1"}, {"S": "x"}]}}
+KEY = {"location": ITEM["location"], "reading_id": ITEM["reading_id"]}
+
+
+@pytest.fixture
+def dynamodb(patched_moto):
+    dynamodb = _aws("dynamodb")
+    dynamodb.create_table(TableName="T", BillingMode="PAY_PER_REQUEST",
+                          KeySchema=[{"AttributeName": "location", "KeyType": "HASH"},
+                                     {"AttributeName": "reading_id", "KeyType": "RANGE"}],
+                          AttributeDefinitions=[{"AttributeName": "location", "AttributeType": "S"},
+                                                {"AttributeName": "reading_id", "AttributeType": "S"}])
+    dynamodb.put_item(TableName="T", Item=ITEM)
+    return dynamodb
+
+
+@proves("moto.dynamodb.responses.DynamoResult.execute_result", raises=AssertionError)
+def test_an_item_answer_is_the_serializers_document_without_the_serializer(dynamodb, monkeypatch):
+    from moto.core import serialize
+
+    written, serialize_result = [], serialize.JSONSerializer.serialize
+    monkeypatch.setattr(serialize.JSONSerializer, "serialize",
+                        lambda self, result: written.append(self.operation_model.name)
+                        or serialize_result(self, result))
+    answers = {
+        "Scan": dynamodb.scan(TableName="T")["Items"],
+        "Query": dynamodb.query(TableName="T", KeyConditionExpression="#l = :l",
+                                ExpressionAttributeNames={"#l": "location"},
+                                ExpressionAttributeValues={":l": ITEM["location"]})["Items"],
+        "GetItem": [dynamodb.get_item(TableName="T", Key=KEY)["Item"]],
+        "BatchGetItem": dynamodb.batch_get_item(RequestItems={"T": {"Keys": [KEY]}})["Responses"]["T"],
+    }
+    assert answers == {operation: [ITEM] for operation in answers}, "every type comes back as it was written"
+    assert dynamodb.describe_table(TableName="T")["Table"]["ItemCount"] == 1  # other answers: moto's serializer
+    assert written == ["DescribeTable"], "an item answer went through moto's serializer"
+
+
+@proves("moto.dynamodb.models.dynamo_type.Item.project", raises=AssertionError)
+def test_a_projection_converts_each_item_once(dynamodb, monkeypatch):
+    from moto.dynamodb.models.dynamo_type import Item
+
+    conversions, to_regular_json = [], Item.to_regular_json
+    monkeypatch.setattr(Item, "to_regular_json", lambda self: conversions.append(1) or to_regular_json(self))
+    [item] = dynamodb.scan(TableName="T", ProjectionExpression="#s, stuck, attribution.#t",
+                           ExpressionAttributeNames={"#s": "speed", "#t": "t-1"})["Items"]
+    assert item == {"speed": ITEM["speed"], "stuck": ITEM["stuck"], "attribution": {"M": {"t-1": {"N": "0.25"}}}}
+    assert len(conversions) == 1, f"the item was converted {len(conversions)} times for 3 projected attributes"
 
 
 # -- IAM propagation (iam_propagation.py) ----------------------------------------------------------------
