@@ -73,10 +73,12 @@ def write(state_dir: Path, data: bytes) -> Path:
 
 
 def restore(state_dir: Path) -> int:
-    """Load the snapshot into this process's moto backends; the journal generation that follows it (0 when
-    there is none or it is unreadable: then it is moved aside, and `notice()` says so)."""
+    """Load the snapshot into this process's moto backends, emptied first; the journal generation that follows it
+    (0 when there is none or it is unreadable: then it is moved aside, and `notice()` says so)."""
     source = _snapshot_file(state_dir)
     _notice_file(state_dir).unlink(missing_ok=True)
+    for service in (*PICKLED_SERVICES, "lambda"):  # the process holds what the folder holds, nothing from before
+        get_backend(service).reset()
     if not source.exists():
         return 0
     try:

@@ -1,8 +1,10 @@
 """The saved state: a header naming its format and moto, and a file this stack cannot read set aside."""
 from __future__ import annotations
 
+import boto3
 import moto
 import pytest
+from moto import mock_aws
 
 from labkit.local import persistence
 
@@ -13,6 +15,14 @@ def test_saved_state_starts_with_its_format_and_moto_version_and_loads_again(tmp
     assert not list(tmp_path.glob("*.partial"))
     assert persistence.restore(tmp_path) == 3, "the journal generation that follows the snapshot"
     assert persistence.notice(tmp_path) is None
+
+
+def test_a_state_folder_is_all_a_start_holds_nothing_from_earlier_in_the_process(tmp_path):
+    with mock_aws():
+        kinesis = boto3.client("kinesis", region_name="us-east-1")
+        kinesis.create_stream(StreamName="Earlier", ShardCount=1)  # an endpoint that ran before in this process
+        assert persistence.restore(tmp_path / "fresh") == 0
+        assert kinesis.list_streams()["StreamNames"] == []
 
 
 @pytest.mark.parametrize("content, why", [
