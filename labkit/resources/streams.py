@@ -245,7 +245,7 @@ class ShardReader:
             rows += [_decode(r) for r in page["Records"]]
             if page["Records"]:
                 self.last_sequence = page["Records"][-1]["SequenceNumber"]
-            elif page.get("MillisBehindLatest", 0) == 0:
+            if page.get("MillisBehindLatest", 0) == 0:  # at the tip: what arrives later is for the next read
                 if rows or time.monotonic() >= deadline:
                     break
                 time.sleep(POLL_S)

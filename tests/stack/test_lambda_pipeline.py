@@ -15,7 +15,7 @@ import pytest
 
 from labkit import inbox
 from labkit.clients import client
-from labkit.config import FLINK_DIR, NAMES
+from labkit.config import CONFIRMATION_SUBJECT, FLINK_DIR, NAMES
 from labkit.datasets import load_labels, load_records
 from labkit.progress import wait_until
 from labkit.resources import functions, streams, tables, topics
@@ -126,11 +126,11 @@ def test_labkit_inbox_cli_lists_the_mails(lab):
                               check=True, timeout=60).stdout
 
     listed = [m for m in json.loads(inbox_cli("--json")) if m["to"] == lab["address"]]
-    assert [m["subject"] for m in listed] == [SUBJECT] * 3
-    assert {"to", "topic", "subject", "body", "time"} <= set(listed[0])
+    assert [m["subject"] for m in listed] == [CONFIRMATION_SUBJECT] + [SUBJECT] * 3, "SNS's confirmation, then alerts"
+    assert {"to", "topic", "subject", "body", "time"} <= set(listed[-1])
     text = inbox_cli()
-    assert text.count(f"to {lab['address']}") == 3 and text.count(f"Subject: {SUBJECT}") >= 3
-    assert listed[0]["body"] in text
+    assert text.count(f"to {lab['address']}") == 4 and text.count(f"Subject: {SUBJECT}") >= 3
+    assert listed[-1]["body"] in text
 
 
 def test_max_wind_speed_json_and_csv_land_in_diy_table_once_per_location_and_window(lab):

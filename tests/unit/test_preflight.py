@@ -14,6 +14,7 @@ from botocore.stub import Stubber
 
 from labkit import clients, preflight, prices
 from labkit.config import NAMES, REPO_ROOT
+from tests.conftest import free_port
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 USER = f"arn:aws:iam::{ACCOUNT}:user/student1"
@@ -186,7 +187,8 @@ def test_a_quota_that_may_not_be_read_is_a_warning_naming_the_permission(aws):
 # -- the local target ---------------------------------------------------------------------------------------
 
 def test_preflight_on_the_local_target_says_it_is_for_aws_and_that_the_stack_is_down(tmp_path):
-    env = {**os.environ, "LABKIT_TARGET": "local", "LABKIT_STATE_DIR": str(tmp_path / "state")}
+    ports = {name: str(free_port()) for name in ("LABKIT_AWS_PORT", "LABKIT_SERVICE_PORT", "LABKIT_FLINK_PORT")}
+    env = {**os.environ, "LABKIT_TARGET": "local", "LABKIT_STATE_DIR": str(tmp_path / "state"), **ports}
     result = subprocess.run([sys.executable, "-m", "labkit", "preflight"], env=env, capture_output=True, text=True,
                             timeout=120)
     assert "checks an AWS account for the aws target" in result.stdout

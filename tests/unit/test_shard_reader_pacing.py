@@ -60,3 +60,10 @@ def test_reads_in_a_row_keep_the_viewers_share_of_the_shard(kinesis, monkeypatch
                                              "MillisBehindLatest": 5})
     reader.read(limit=3)
     assert len(calls) == 3 and all(0 < s <= streams.READ_INTERVAL_S for s in calls[1:])
+
+
+def test_a_read_ends_at_the_tip_while_records_keep_arriving(kinesis):
+    reader = streams.ShardReader("WindDataStream")
+    kinesis.add_response("get_records", {"Records": [RECORD], "NextShardIterator": "it-2", "MillisBehindLatest": 0})
+    assert len(reader.read(limit=10_000)) == 1  # a further GetRecords would find no stubbed answer and fail
+    kinesis.assert_no_pending_responses()
