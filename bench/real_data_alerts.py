@@ -163,8 +163,6 @@ def compare(job: list[dict], plain: list[dict]) -> dict:
 def run_slice(start: str, end: str) -> dict:
     """Fetch (once), label with the whole file's reference curve, run the slice through the job and in plain
     Python; everything score() and compare() report, plus the slice's description."""
-    import os
-
     from labkit import real_data
 
     from .anomaly_job_throughput import run_job
@@ -175,15 +173,7 @@ def run_slice(start: str, end: str) -> dict:
     records = [r for r in everything if start <= r["event_time"] < end]
     labels = real_data.label(records, curve)
     lab = lab_properties(records)
-    saved = os.environ.get("LABKIT_KINESIS_LIMITS")
-    os.environ["LABKIT_KINESIS_LIMITS"] = "off"  # the preload puts the whole slice at once; this measures detection
-    try:
-        job = run_job(readings(records), timeout_s=JOB_TIMEOUT_S, **lab)
-    finally:
-        if saved is None:
-            os.environ.pop("LABKIT_KINESIS_LIMITS")
-        else:
-            os.environ["LABKIT_KINESIS_LIMITS"] = saved
+    job = run_job(readings(records), timeout_s=JOB_TIMEOUT_S, **lab)
     plain = replay(readings(records), lab)
     job_score, plain_score = score(records, job["outputs"], labels), score(records, plain, labels)
     return {
