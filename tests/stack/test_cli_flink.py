@@ -12,7 +12,7 @@ import pytest
 import labkit as lab
 from labkit.config import NAMES
 from labkit.progress import wait_until
-from tests.conftest import aws_client
+from tests.stack.anomaly_app import configured_anomaly_app
 
 pytestmark = pytest.mark.flink
 APP = NAMES.anomaly_app
@@ -28,16 +28,8 @@ def labkit_cli(*args: str) -> str:
 @pytest.fixture
 def anomaly_app(stack):
     """AnomalyDetection created and configured as notebook 02 does, stopped without a snapshot."""
-    lab.simulate.stop()
-    for name in (NAMES.wind_stream, NAMES.anomaly_stream):
-        lab.streams.create(name, quiet=True)
-    if lab.apps.exists(APP):
-        lab.apps.stop(APP, snapshot=False, quiet=True)
-    lab.apps.create(APP)
-    lab.apps.configure(APP, group="lab", inputStreamName=NAMES.wind_stream, outputStreamName=NAMES.anomaly_stream,
-                       region=stack.region, quiet=True)
-    yield aws_client("kinesis", stack.endpoint_url)
-    lab.apps.stop(APP, snapshot=False, quiet=True)
+    with configured_anomaly_app(stack) as kinesis:
+        yield kinesis
 
 
 def send_wind_and_read_scores(kinesis) -> list[dict]:

@@ -17,7 +17,7 @@ from labkit.config import NAMES
 from labkit.errors import LabError
 from labkit.progress import wait_until
 from labkit.resources import apps
-from tests.conftest import aws_client
+from tests.stack.anomaly_app import configured_anomaly_app
 
 pytestmark = pytest.mark.flink
 APP = NAMES.anomaly_app
@@ -26,16 +26,8 @@ APP = NAMES.anomaly_app
 @pytest.fixture(scope="module")
 def anomaly_app(stack):
     """AnomalyDetection created from its zip as notebook 02 does, on empty streams; stopped at the end."""
-    lab.simulate.stop()
-    for name in (NAMES.wind_stream, NAMES.anomaly_stream):
-        lab.streams.create(name, quiet=True)
-    if lab.apps.exists(APP):
-        lab.apps.stop(APP, snapshot=False, quiet=True)
-    lab.apps.create(APP)
-    lab.apps.configure(APP, group="lab", inputStreamName=NAMES.wind_stream, outputStreamName=NAMES.anomaly_stream,
-                       region=stack.region, quiet=True)
-    yield aws_client("kinesis", stack.endpoint_url)
-    lab.apps.stop(APP, snapshot=False, quiet=True)
+    with configured_anomaly_app(stack) as kinesis:
+        yield kinesis
     lab.apps.create(APP)  # its own zip again, for the tests after these
 
 
