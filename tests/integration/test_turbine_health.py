@@ -3,9 +3,9 @@ local stack (the app's zip, as notebooks deploy it), scored per fault kind again
 the turbines' model configured (manufacturer's curve) and once with none of them configured (every curve
 learned online).
 
-Recall and precision per kind come from the benchmark's scoreboard (bench/detection_scoreboard.py: an alert is
-a run of flagged readings of one turbine; it belongs to the fault it overlaps). On top of it: every alert names
-the kind of the fault it belongs to; flagged normal readings after warm-up; earliness (readings from a fault's
+Recall and precision per kind and the normal readings flagged after warm-up come from the benchmark's scoreboard
+(bench/detection_scoreboard.py: an alert is a run of flagged readings of one turbine; it belongs to the fault it
+overlaps). On top of it: every alert names the kind of the fault it belongs to; earliness (readings from a fault's
 start to its first flagged reading); and the job's outputs equal the plain-Python detector's."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from collections import defaultdict
 import pytest
 
 from bench.anomaly_job_throughput import run_job
-from bench.detection_scoreboard import SHINGLE, WARMUP_READINGS, score
+from bench.detection_scoreboard import SHINGLE, score
 from labkit.config import FLINK_DIR, NAMES
 from labkit.datasets import load_labels, load_records
 from labkit.resources.apps import default_properties, package
@@ -66,18 +66,11 @@ def alerts(order: dict[str, list[str]], by_id: dict[str, dict]) -> list[list[dic
 
 
 def judge(records: list[dict], outputs: list[dict], labels: list[dict]) -> dict:
-    """The scoreboard plus kind correctness, flagged normal readings and earliness."""
+    """The scoreboard (flagged normal readings included) plus kind correctness and earliness."""
     board = score(records, outputs, labels)
     by_id = {o["event_id"]: o for o in outputs}
     fault_of = {event_id: label for label in labels for event_id in label["event_ids"]}
     order = per_turbine(records)
-    near_fault = set(fault_of)
-    for ids in order.values():
-        for position, event_id in enumerate(ids):
-            if event_id in fault_of:
-                near_fault.update(ids[position + 1:position + SHINGLE])
-    normal = [i for ids in order.values() for i in ids[WARMUP_READINGS:] if i not in near_fault]
-    flagged_normal = sum(by_id[i]["rule"] is not None for i in normal)
     wrong_kind = []
     for run in alerts(order, by_id):
         owners = [fault_of[o["event_id"]]["kind"] for o in run if o["event_id"] in fault_of]
@@ -89,8 +82,7 @@ def judge(records: list[dict], outputs: list[dict], labels: list[dict]) -> dict:
         start = ids.index(label["event_ids"][0])
         earliness[label["kind"]].append(next((n for n, i in enumerate(ids[start:start + len(label["event_ids"])])
                                               if by_id[i]["rule"] is not None), None))
-    return {**board, "flagged_normal": flagged_normal, "normal": len(normal),
-            "flagged_normal_rate": round(flagged_normal / len(normal), 5), "wrong_kind": wrong_kind,
+    return {**board, "wrong_kind": wrong_kind,
             "earliness_readings": dict(earliness)}
 
 
