@@ -68,7 +68,8 @@ def main() -> None:
     # 1. Configuration: runtime properties --------------------------------------------------------------
     # Group "lab" holds the lab's stream names and region and the detector's settings (turbines.model names
     # each turbine's model, whose manufacturer's curve then applies; other turbines learn theirs). Group
-    # "kinesis.client" (local runs only) goes to the connector as-is, e.g. aws.endpoint.
+    # "kinesis.consumer" says how the source polls (both targets); "kinesis.client" (local runs only) goes to the
+    # connector as-is, e.g. aws.endpoint.
     groups = load_property_groups(properties_file(HERE))
     lab = groups["lab"]
     client = kinesis_client(groups)
@@ -91,7 +92,7 @@ def main() -> None:
     env.add_python_file(str(HERE / "kinesis_job.py"))
 
     # 2. Source: Kinesis stream WindDataStream ----------------------------------------------------------
-    records = kinesis_source(env, lab, client)
+    records = kinesis_source(env, groups, client)
 
     # 3. Logic: key by location, then parse and score ---------------------------------------------------
     # The record crosses from the key step to the scoring step as its JSON text: a string passes the

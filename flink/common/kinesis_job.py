@@ -15,6 +15,7 @@ from pyflink.datastream.connectors.kinesis import FlinkKinesisConsumer, KinesisS
 
 MANAGED_FLINK_PROPERTIES = Path("/etc/flink/application_properties.json")
 PROPERTIES_OVERRIDE_ENV = "LABKIT_FLINK_PROPERTIES"
+CONSUMER_GROUP = "kinesis.consumer"  # how the source polls its shards: AWS's app gets this group too
 SINK_FLUSH_MS = 250  # a sink batch waits at most this long for 500 records (the connector's default is 5 s)
 
 
@@ -37,10 +38,15 @@ def kinesis_client(groups: dict[str, dict[str, str]]) -> dict[str, str]:
     return {"aws.region": groups["lab"]["region"], **groups.get("kinesis.client", {})}
 
 
-def kinesis_source(env: StreamExecutionEnvironment, lab: dict[str, str], client: dict[str, str]) -> DataStream:
-    """The records of stream lab/inputStreamName as strings, from lab/startingPosition (TRIM_HORIZON)."""
+def kinesis_source(env: StreamExecutionEnvironment, groups: dict[str, dict[str, str]],
+                   client: dict[str, str]) -> DataStream:
+    """The records of stream lab/inputStreamName as strings, from lab/startingPosition (TRIM_HORIZON), polled as
+    group "kinesis.consumer" says (a shard serves 5 GetRecords a second to all its readers, and both lab apps
+    read WindDataStream: the connector's default, every 200 ms, would take the whole allowance)."""
+    lab = groups["lab"]
     source = FlinkKinesisConsumer(lab["inputStreamName"], SimpleStringSchema(),
-                                  {**client, "flink.stream.initpos": lab.get("startingPosition", "TRIM_HORIZON")})
+                                  {**client, **groups.get(CONSUMER_GROUP, {}),
+                                   "flink.stream.initpos": lab.get("startingPosition", "TRIM_HORIZON")})
     return env.add_source(source, lab["inputStreamName"], Types.STRING()).uid("wind-data-source")
 
 

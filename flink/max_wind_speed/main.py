@@ -97,7 +97,8 @@ class ReportLate(MapFunction):
 def main() -> None:
     # 1. Configuration: runtime properties --------------------------------------------------------------
     # Group "lab": stream names, region, window length, out-of-orderness bound and idle timeout (seconds).
-    # Group "kinesis.client" (local runs only) goes to the connector as-is, e.g. aws.endpoint.
+    # Group "kinesis.consumer" says how the source polls (both targets); "kinesis.client" (local runs only) goes
+    # to the connector as-is, e.g. aws.endpoint.
     groups = load_property_groups(properties_file(HERE))
     lab = groups["lab"]
     client = kinesis_client(groups)
@@ -115,7 +116,7 @@ def main() -> None:
     env.add_python_file(str(HERE / "kinesis_job.py"))
 
     # 2. Source: Kinesis stream WindDataStream ----------------------------------------------------------
-    records = kinesis_source(env, lab, client)
+    records = kinesis_source(env, groups, client)
 
     # 3. Logic: parse, event time, tumbling window per location -----------------------------------------
     # Idleness lets the watermark move on when a source subtask has no shard or no data; the trigger

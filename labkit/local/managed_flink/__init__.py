@@ -9,8 +9,8 @@ methods), responses.py the API operations (response methods), both installed int
 
 - the application's code is its zip in S3 (main.py + lib/ connector jar), unpacked into the state folder;
 - its runtime properties are the application's property groups, plus the Kinesis connector's group
-  `kinesis.client`: the local endpoint and once-a-second polling with retries (a shard serves 5 reads a
-  second to all its readers), each key unless the application sets it;
+  `kinesis.client`: the local endpoint and its protocol, each key unless the application sets it. How often
+  the job polls its shards is the application's own group `kinesis.consumer`, sent on both targets;
 - a snapshot is a Flink savepoint. StopApplication takes one (when snapshots are enabled),
   StartApplication restores the latest one by default (RESTORE_FROM_LATEST_SNAPSHOT), as Managed Flink does.
   CreateApplicationSnapshot (a snapshot of a running application) is not offered locally;

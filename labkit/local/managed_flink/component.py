@@ -26,17 +26,6 @@ log = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 2.0  # how often the cluster is checked for a lost TaskManager
 ACTIVE = ("STARTING", "RUNNING", "UPDATING")  # at start, such an application was running when the stack crashed
 CONNECTOR_GROUP = "kinesis.client"  # the group the lab's jobs hand to the Kinesis connector as-is
-# Each shard serves 5 GetRecords calls a second, shared by every reader (AWS's limit, kept by the local Kinesis
-# too): the connector polls every 200 ms by default (the whole allowance) and ends the job after 3 refused
-# reads. So each application polls once a second, as AWS recommends when several consumers share a shard, and a
-# refused read is tried again 20 times (full-jitter backoff growing from 0.5 s to 5 s: about 40 s in all) before
-# the job fails over.
-POLLING = {
-    "flink.shard.getrecords.intervalmillis": "1000",
-    "flink.shard.getrecords.maxretries": "20",
-    "flink.shard.getrecords.backoff.base": "500",
-    "flink.shard.getrecords.backoff.max": "5000",
-}
 
 
 def _applications() -> list[Application]:
@@ -168,9 +157,10 @@ class LocalManagedFlink:
         return target
 
     def connector_properties(self) -> dict[str, str]:
-        """What every application's Kinesis connector gets unless it sets it: the local endpoint, the protocol
-        it speaks (HTTP/1.1), and once-a-second polling with retries (POLLING)."""
-        return {"aws.endpoint": self.settings.endpoint_url, "aws.http.protocol.version": "HTTP1_1", **POLLING}
+        """What every application's Kinesis connector gets unless it sets it: the local endpoint and the protocol
+        it speaks (HTTP/1.1). How often it polls is the application's own setting, as on AWS: an application
+        that polls a shard too often is refused as AWS refuses it."""
+        return {"aws.endpoint": self.settings.endpoint_url, "aws.http.protocol.version": "HTTP1_1"}
 
     def _write_properties(self, app: Application, app_dir: Path) -> Path:
         """The application's property groups, with group "kinesis.client" (the connector's properties)
