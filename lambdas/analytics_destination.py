@@ -3,13 +3,14 @@
 Trigger: the Kinesis stream AnomalyDetectionStream (event source mapping, ReportBatchItemFailures).
 Environment: OUTPUT_TABLE_NAME (default WindDataTable).
 
-One item per record. The key cannot collide and a replayed record overwrites itself: partition key
-`location`, sort key `reading_id` = "<event_time>#<event_id>"; an item AnomalyMessageDeliveryFunction has
-already mailed (it carries `alerted_at`) is kept as it is (looked up with BatchGetItem just before the
-BatchWriteItem). Numbers are stored as numbers; the fault kind, expected vs actual power and the energy lost
-are kept when the record carries them. A record in the original lab's shape {location, speed, score} has no
-event time or id: it gets the Kinesis arrival time and the record's eventID instead, which stay the same when
-that record is delivered again.
+One item per record, written once: partition key `location`, sort key `reading_id` =
+"<event_time>#<event_id>". A record delivered again (Lambda's retries, or Flink writing again what it wrote
+after its latest checkpoint) finds its item stored (BatchGetItem just before the BatchWriteItem) and is not
+written again, so the item and the alert mark `alerted_at` AnomalyMessageDeliveryFunction adds stay as they
+are. Numbers are stored as numbers; the fault kind, expected vs actual power and the energy lost are kept when
+the record carries them. A record in the original lab's shape {location, speed, score} has no event time or
+id: it gets the Kinesis arrival time and the record's eventID instead, which stay the same when that record
+is delivered again.
 """
 from __future__ import annotations
 
@@ -106,4 +107,4 @@ def _item(record: dict) -> dict:
 
 def handler(event, context):
     return kinesis_batch.process(event, _item, os.environ.get("OUTPUT_TABLE_NAME", "WindDataTable"),
-                                 unless="alerted_at")
+                                 keep_existing=True)

@@ -7,7 +7,8 @@ an event source mapping with ReportBatchItemFailures:
 - a record that can never succeed (MalformedRecord) is logged with its reason and skipped;
 - any other error (a missing table, throttling, a bug) is logged and the first record not known to be
   written is reported as the first failure: Lambda retries from that record on, so nothing valid is lost,
-  the order of the shard is kept, and what is written again overwrites itself.
+  the order of the shard is kept, and what is written again overwrites itself (or, with `keep_existing`, is
+  not written again).
 """
 from __future__ import annotations
 
@@ -97,26 +98,27 @@ def _until_all_done(call, request: dict, left_key: str, what: str) -> list:
                      "the event source mapping retries them.")
 
 
-def _kept(table_name: str, keys: list[str], items: list[dict], unless: str) -> set[tuple]:
-    """The keys of `items` whose stored item has the attribute `unless`."""
+def _stored(table_name: str, keys: list[str], items: list[dict]) -> set[tuple]:
+    """The keys of `items` that the table already holds an item under."""
     unique = {tuple(item[k] for k in keys): item for item in items}  # BatchGetItem refuses a key twice
     request = {table_name: {"Keys": [{k: item[k] for k in keys} for item in unique.values()],
-                            "ProjectionExpression": ", ".join(f"#k{n}" for n in range(len(keys) + 1)),
-                            "ExpressionAttributeNames": {f"#k{n}": name for n, name in enumerate([*keys, unless])}}}
+                            "ProjectionExpression": ", ".join(f"#k{n}" for n in range(len(keys))),
+                            "ExpressionAttributeNames": {f"#k{n}": name for n, name in enumerate(keys)}}}
     responses = _until_all_done(_dynamodb().batch_get_item, request, "UnprocessedKeys",
                                 "keys to read")
     return {tuple(found[k] for k in keys) for response in responses
-            for found in response["Responses"].get(table_name, []) if unless in found}
+            for found in response["Responses"].get(table_name, [])}
 
 
-def write_items(table_name: str, items: list[dict], unless: str | None = None) -> None:
-    """Write `items` in order, BatchWriteItem by BatchWriteItem; a replayed record overwrites its own item.
-    With `unless`, a stored item that has that attribute is kept as it is (e.g. the alert mark another
-    function added). A missing table becomes an error that says how to fix it."""
+def write_items(table_name: str, items: list[dict], keep_existing: bool = False) -> list[dict]:
+    """Write `items` in order, BatchWriteItem by BatchWriteItem, and return the items written; a replayed record
+    overwrites its own item, or with `keep_existing` is not written again (the stored item stays as it is, with
+    what another function added, e.g. the alert mark). A missing table becomes an error that says how to fix it."""
     keys = _key_names(table_name)
-    if unless and items:
-        kept = _kept(table_name, keys, items, unless)
-        items = [item for item in items if tuple(item[k] for k in keys) not in kept]
+    if keep_existing and items:
+        stored = _stored(table_name, keys, items)
+        items = [item for item in items if tuple(item[k] for k in keys) not in stored]
+    written = []
     for start in range(0, len(items), WRITE_BATCH):
         latest = {tuple(item[k] for k in keys): item for item in items[start:start + WRITE_BATCH]}  # no key twice
         request = {table_name: [{"PutRequest": {"Item": item}} for item in latest.values()]}
@@ -124,9 +126,11 @@ def write_items(table_name: str, items: list[dict], unless: str | None = None) -
             _until_all_done(_dynamodb().batch_write_item, request, "UnprocessedItems", "items")
         except ClientError as error:
             raise _missing_or_raise(error, table_name) from error
+        written += latest.values()
+    return written
 
 
-def process(event: dict, to_item, table_name: str, unless: str | None = None) -> dict:
+def process(event: dict, to_item, table_name: str, keep_existing: bool = False) -> dict:
     """Turn each record into an item with `to_item(record)` and write them to `table_name` (see write_items), a
     hundred at a time, in order; the partial-batch response lists the first record that failed."""
     records = event.get("Records", [])
@@ -143,7 +147,7 @@ def process(event: dict, to_item, table_name: str, unless: str | None = None) ->
                 break
         try:
             if converted:
-                write_items(table_name, [item for _, item in converted], unless)
+                write_items(table_name, [item for _, item in converted], keep_existing)
         except Exception as error:  # none of this chunk counts as written: the retry starts at its first record
             return _failure(converted[0][0], error)
         if failed:

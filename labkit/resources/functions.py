@@ -262,7 +262,7 @@ def add_trigger(name: str, stream: str, batch_size: int = 100, starting_position
     """Add a Kinesis trigger (an event source mapping) from `stream` to the function, or update the one
     there is, and wait until it is enabled. Returns the trigger as `triggers()` lists it.
 
-    Defaults keep every valid record: start at the oldest record (replays overwrite their own items),
+    Defaults keep every valid record: start at the oldest record (a replayed record finds its own item),
     retry failures without limit (-1, AWS's default) so a missing table only delays records, split a
     failing batch to isolate a bad record, and let the handler report which record failed.
     `on_failure` is the ARN of an SNS topic or SQS queue for AWS's failure records."""

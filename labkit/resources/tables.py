@@ -3,7 +3,8 @@
     tables.create("WindDataTable")        # DynamoDB > Tables > Create table (the lab's keys by default)
     tables.items("WindDataTable")         # Explore items: every item, numbers as numbers
 
-The lab's tables have keys that cannot collide and make a replayed record overwrite itself:
+The lab's tables have keys that cannot collide, so a replayed record finds its own item (AnalyticsDestinationFunction
+then leaves it as it is; DIYFunction's result overwrites itself):
 - WindDataTable: partition key `location`, sort key `reading_id` ("<event_time>#<event_id>");
 - DIYTable: partition key `location`, sort key `timestamp` (the end of the window).
 """

@@ -6,9 +6,11 @@ the drills never touch the lab's own streams and tables (the e2e test uses those
     failure records of the trigger (retries used up) --> SNS topic DrillParkedRecords --> inbox
 
 Each drill sends its own records (a data set's readings, event ids prefixed with the drill's name) and
-audits them END TO END BY EVENT ID: every id it sent is exactly one item in DrillWindTable, and each item's
-anomaly score is the one detector.py computes for the readings in the order the stream holds them (a job
-restarted without its state would score differently even when no record is lost).
+audits them END TO END BY EVENT ID: every id it sent is exactly one item in DrillWindTable, written once and
+delivered how many times (the function's delivery counter, counting.py, in DrillDeliveries: keyed items
+would hide a second delivery or write), and each item's anomaly score is the one detector.py computes for the
+readings in the order the stream holds them (a job restarted without its state would score differently even
+when no record is lost).
 """
 from __future__ import annotations
 
@@ -20,12 +22,15 @@ import time
 import urllib.request
 import zipfile
 from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
 import labkit as lab
 from labkit.config import CONFIRMATION_SUBJECT, FLINK_DIR, LAMBDAS_DIR, NAMES, REPO_ROOT
+from labkit.errors import WaitTimedOut
 from labkit.progress import wait_until
 from labkit.resources import functions, roles, tags
 from tests.conftest import aws_client
@@ -37,6 +42,7 @@ WIND_STREAM = "DrillWindStream"
 ANOMALY_STREAM = "DrillAnomalyStream"
 TABLE = "DrillWindTable"
 FUNCTION = "DrillAnalyticsFunction"
+DELIVERIES = "DrillDeliveries"  # the delivery counter's table: received and written per event id
 PARKED_TOPIC = "DrillParkedRecords"
 PARKED_ADDRESS = "parked-records@drill.example.com"
 FIGURES = REPO_ROOT / "build" / "reliability" / "figures.json"
@@ -46,6 +52,7 @@ TRIGGER = dict(  # the lab's trigger options, with a retry budget (instead of no
     batching_window_s=1,
 )
 DELIVERY_TIMEOUT_S = 240
+COUNTER_WAIT_S = 60  # for the counter's last updates after an item is there
 
 
 def prefixed(dataset: str, prefix: str, count: int | None = None) -> list[dict]:
@@ -135,7 +142,8 @@ def read_stream(stream: str = WIND_STREAM) -> list[dict]:
 
 def expected_scores() -> dict[str, float]:
     """The anomaly score of every reading in DrillWindStream, by event id, as the job computes it: one
-    detector per location with the app's settings, readings in stream order (a replayed id: its last)."""
+    detector per location with the app's settings, readings in stream order (an id sent twice: its first score,
+    the one the function stored; it does not write a stored item again)."""
     settings = DetectorSettings.from_properties(lab.apps.properties(NAMES.anomaly_app)["lab"])
     detectors: dict[str, LocationDetector] = {}
     scores = {}
@@ -145,7 +153,7 @@ def expected_scores() -> dict[str, float]:
         except InvalidReading:
             continue
         result = detectors.setdefault(reading.location, LocationDetector(settings)).assess(reading)
-        scores[reading.event_id] = result["score"]
+        scores.setdefault(reading.event_id, result["score"])
     return scores
 
 
@@ -160,10 +168,17 @@ def wait_for_items(prefix: str, count: int, timeout_s: float = DELIVERY_TIMEOUT_
 
 
 def audit(prefix: str, sent: list[dict]) -> dict:
-    """Input readings vs the table's items, by event id: lost, duplicated, unexpected, scores that differ."""
+    """Input readings vs the table's items and the delivery counter, by event id: lost, written more than once
+    (duplicated), delivered more than once, items whose write was not counted, unexpected, scores that differ."""
     found = items(prefix)
     per_id = Counter(item["event_id"] for item in found)
     sent_ids = {record["event_id"] for record in sent}
+    try:
+        wait_until(lambda: not uncounted(prefix, per_id), COUNTER_WAIT_S,
+                   f"the delivery counter to count every item of drill {prefix}", quiet=True, interval_s=1)
+    except WaitTimedOut:
+        pass  # a kill between a write and its count: reported as "uncounted"
+    counted = deliveries(prefix)
     scores = expected_scores()
     wrong_scores = [item["event_id"] for item in found
                     if abs(item["anomaly_score"] - scores.get(item["event_id"], float("nan"))) > 1e-9
@@ -173,7 +188,9 @@ def audit(prefix: str, sent: list[dict]) -> dict:
         "records_out": len(per_id),
         "items": len(found),
         "lost": len(sent_ids - set(per_id)),
-        "duplicated": sum(n - 1 for n in per_id.values()),
+        "duplicated": sum(max(0, n["written"] - 1) for n in counted.values()),
+        "delivered_again": sum(max(0, n["received"] - 1) for n in counted.values()),
+        "uncounted": len(uncounted(prefix, per_id)),
         "unexpected": len(set(per_id) - sent_ids),
         "wrong_scores": len(wrong_scores),
     }
@@ -188,12 +205,32 @@ def record_figures(drill: str, fault: str, behaviour: str, figures: dict, **extr
     FIGURES.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
 
 
+def deliveries(prefix: str) -> dict[str, dict[str, int]]:
+    """What the delivery counter counted per event id of one drill: records received, items written."""
+    dynamodb = aws_client("dynamodb", lab.settings().endpoint_url)
+    counted, start = {}, {}
+    while True:
+        page = dynamodb.scan(TableName=DELIVERIES, **start)
+        counted.update((i["event_id"]["S"], {"received": int(i["received"]["N"]), "written": int(i["written"]["N"])})
+                       for i in page["Items"] if i["event_id"]["S"].startswith(f"{prefix}:"))
+        if "LastEvaluatedKey" not in page:
+            return counted
+        start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+
+
+def uncounted(prefix: str, stored: Iterable[str]) -> set[str]:
+    """The event ids among `stored` (ids with an item) whose write the delivery counter has not counted."""
+    return set(stored) - {event_id for event_id, n in deliveries(prefix).items() if n["written"]}
+
+
 def function_zip(*extra: tuple[str, str]) -> bytes:
-    """The analytics function's deployment zip (handler + plumbing from lambdas/) plus `extra` (name, source)."""
+    """The drill function's deployment zip: the lab's analytics handler and plumbing from lambdas/, the delivery
+    counter (handler `counting.handler`), and `extra` (name, source)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name in ("analytics_destination.py", *functions.SHARED_MODULES):
             archive.write(LAMBDAS_DIR / name, name)
+        archive.write(Path(__file__).with_name("counting.py"), "counting.py")
         for name, source in extra:
             archive.writestr(name, source)
     return buffer.getvalue()
@@ -217,6 +254,7 @@ class DrillPipeline:
         for stream in (WIND_STREAM, ANOMALY_STREAM):
             lab.streams.create(stream, quiet=True)
         lab.tables.create(TABLE, partition_key="location", sort_key="reading_id", quiet=True)
+        lab.tables.create(DELIVERIES, partition_key="event_id", quiet=True)
         self.parked_topic = lab.topics.create(PARKED_TOPIC)
         lab.topics.subscribe_email(PARKED_ADDRESS, topic=PARKED_TOPIC)
         lab.topics.confirm(PARKED_ADDRESS, topic=PARKED_TOPIC)
@@ -226,11 +264,10 @@ class DrillPipeline:
         lab.apps.run(NAMES.anomaly_app, from_latest_snapshot=False, quiet=True)
         return self
 
-    def deploy(self, handler: str = "analytics_destination.handler", code: bytes | None = None,
-               **environment: str) -> None:
-        """Create or update the drill function: the lab's analytics handler by default."""
+    def deploy(self, handler: str = "counting.handler", code: bytes | None = None, **environment: str) -> None:
+        """Create or update the drill function: the lab's analytics handler, counted, by default."""
         code = code or function_zip()
-        variables = {"Variables": {"OUTPUT_TABLE_NAME": TABLE, **environment}}
+        variables = {"Variables": {"OUTPUT_TABLE_NAME": TABLE, "DELIVERY_TABLE": DELIVERIES, **environment}}
         try:
             self.lam.get_function(FunctionName=FUNCTION)
         except self.lam.exceptions.ResourceNotFoundException:
@@ -250,7 +287,7 @@ class DrillPipeline:
 
     def set_environment(self, **environment: str) -> None:
         self.lam.update_function_configuration(FunctionName=FUNCTION, Environment={
-            "Variables": {"OUTPUT_TABLE_NAME": TABLE, **environment}})
+            "Variables": {"OUTPUT_TABLE_NAME": TABLE, "DELIVERY_TABLE": DELIVERIES, **environment}})
 
     def job_id(self) -> str:
         return lab.status()["components"]["flink"]["applications"][NAMES.anomaly_app]["job_id"]
@@ -259,6 +296,7 @@ class DrillPipeline:
         lab.apps.stop(NAMES.anomaly_app, snapshot=False, quiet=True)
         functions.delete(FUNCTION)
         lab.tables.delete(TABLE, quiet=True)
+        lab.tables.delete(DELIVERIES, quiet=True)
         lab.topics.delete(PARKED_TOPIC)
         for stream in (WIND_STREAM, ANOMALY_STREAM):
             lab.streams.delete(stream, quiet=True)
@@ -296,7 +334,7 @@ def flink(path: str) -> dict:
 
 def replays(prefix: str) -> int:
     """How many records of a drill DrillAnomalyStream holds beyond one per event id (written again by a job
-    that restored an earlier state, or re-sent): the table absorbs them by key."""
+    that restored an earlier state, or re-sent): the trigger delivers each of them again."""
     ids = Counter(event_id(r["Data"]) for r in read_stream(ANOMALY_STREAM))
     return sum(n - 1 for found, n in ids.items() if str(found).startswith(f"{prefix}:"))
 

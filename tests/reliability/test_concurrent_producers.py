@@ -21,5 +21,6 @@ def test_four_concurrent_producers_lose_nothing_end_to_end(drill):
     wait_for_items(DRILL, len(sent))
     figures = audit(DRILL, sent)
     assert figures["lost"] == figures["duplicated"] == figures["unexpected"] == figures["wrong_scores"] == 0, figures
+    assert figures["uncounted"] == 0, figures
     record_figures(DRILL, "4 concurrent producers into WindDataStream (PutRecords, no rate limit)",
                    "every record stored once in the stream, scored and written once", figures)

@@ -21,11 +21,11 @@ pytestmark = pytest.mark.flink
 MISSING_TABLE = "DrillTableThatIsNotThere"
 OUTAGE_S = 8  # how long the table stays missing after the first failed delivery (within the retry budget)
 POISONED_HANDLER = '''
-"""The lab's analytics handler, with one record it can never process: the drill's poison."""
+"""The lab's analytics handler (counted), with one record it can never process: the drill's poison."""
 import base64
 import os
 
-import analytics_destination
+import counting
 
 
 def handler(event, context):
@@ -33,7 +33,7 @@ def handler(event, context):
     for record in event["Records"]:
         if poison.encode() in base64.b64decode(record["kinesis"]["data"]):
             raise RuntimeError(f"cannot process {poison} (sequence number {record['kinesis']['sequenceNumber']})")
-    return analytics_destination.handler(event, context)
+    return counting.handler(event, context)
 '''
 
 
@@ -56,6 +56,7 @@ def test_a_table_missing_for_a_while_delays_records_but_loses_none(drill):
     wait_for_items(prefix, len(sent))
     figures = audit(prefix, sent)
     assert figures["lost"] == figures["duplicated"] == figures["unexpected"] == figures["wrong_scores"] == 0, figures
+    assert figures["uncounted"] == 0, figures
     failures = retried(MISSING_TABLE)
     record_figures(prefix, "Lambda fails transiently: its table missing (OUTPUT_TABLE_NAME wrong) for a while",
                    f"the handler reported the record; the trigger retried it ({failures} failed attempts, within "
@@ -85,6 +86,7 @@ def test_a_poison_record_is_parked_with_its_reason_and_the_rest_delivered(drill)
     assert any(f"cannot process {poison} (sequence number {sequence})" in line for line in function_log())
     figures = audit(prefix, [r for r in sent if r["event_id"] != poison])
     assert figures["lost"] == figures["duplicated"] == figures["unexpected"] == figures["wrong_scores"] == 0, figures
+    assert figures["uncounted"] == 0, figures
     assert poison not in {item["event_id"] for item in items(prefix)}
     record_figures(prefix, "Lambda fails on one poison record every time",
                    "bisected down to the poison record, retried until the budget ran out, then its failure record "

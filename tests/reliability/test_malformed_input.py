@@ -135,6 +135,7 @@ def test_malformed_records_reaching_flink_are_rejected_with_reasons_and_lose_not
     sent = valid + [{"event_id": event_id} for event_id in delivered - {valid[1]["event_id"]}]
     figures = audit(PREFIX, sent)
     assert figures["lost"] == figures["duplicated"] == figures["unexpected"] == figures["wrong_scores"] == 0, figures
+    assert figures["uncounted"] == 0, figures
     assert drill.job_id() and lab.apps.status("AnomalyDetection") == "RUNNING"
     record_figures("malformed-flink", f"{len(catalogue) + 1} kinds of malformed records into WindDataStream "
                    f"(Flink), {len(mixed) - len(valid)} records among {len(valid)} valid readings",

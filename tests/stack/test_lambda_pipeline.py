@@ -107,7 +107,7 @@ def test_three_labelled_anomalies_send_three_emails_and_a_second_run_sends_none(
     assert len(mails(lab["address"])) == 3
 
 
-def test_replayed_records_overwrite_their_own_items_and_are_not_mailed_again(lab):
+def test_replayed_records_are_not_written_again_nor_mailed_again(lab):
     functions.invoke(NAMES.delivery_function)
     before = len(mails(lab["address"]))
     anomalies = [r for r in lab["records"] if r["score"] >= 2]

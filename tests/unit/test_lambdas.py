@@ -280,10 +280,11 @@ def test_analytics_handler_stores_valid_records_once_even_when_replayed(aws, cap
         assert analytics_destination.handler(event, None) == {"batchItemFailures": []}
     table.update_item(Key={"location": "North Ridge", "reading_id": "2026-11-27T10:00:00.000Z#e2"},
                       UpdateExpression="SET alerted_at = :t", ExpressionAttributeValues={":t": "then"})
-    replay = kinesis_event(reading("e1"), "not json", reading("e2", score=4.5), reading("e2", score=4.5))
+    replay = kinesis_event(reading("e1", score=3.0), "not json", reading("e2", score=4.5), reading("e3"))
     assert analytics_destination.handler(replay, None) == {"batchItemFailures": []}  # again, e.g. after a retry
     items = sorted(table.scan()["Items"], key=lambda i: i["event_id"])
-    assert [(i["event_id"], i["anomaly_score"]) for i in items] == [("e1", Decimal("0.8")), ("e2", Decimal("4.5"))]
+    assert [(i["event_id"], i["anomaly_score"]) for i in items] == [
+        ("e1", Decimal("0.8")), ("e2", Decimal("4.5")), ("e3", Decimal("0.8"))], "stored items are not written again"
     assert items[1]["alerted_at"] == "then", "a replay must not erase the alert mark"
     assert "skipped malformed record shardId-000000000000:2: data is not JSON" in caplog.text
 
