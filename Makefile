@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup lab test bench clean
+.PHONY: setup lab test bench reliability clean
 
 setup:
 	@bash scripts/setup.sh
@@ -13,8 +13,12 @@ lab: setup
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Full: bench/results/, BENCHMARKS.md, docs/RELIABILITY.md. `make bench BENCH_ARGS=--quick`: small sizes, build/bench-quick/.
 bench: setup
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
+
+reliability: setup
+	$(PY) -m bench reliability $(BENCH_ARGS)
 
 clean:
 	rm -rf build

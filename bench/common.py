@@ -13,7 +13,9 @@ from pathlib import Path
 
 import psutil
 
-RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"  # a full run's results, from which BENCHMARKS.md is written
+QUICK_DIR = ROOT / "build" / "bench-quick"  # a quick run's results and reports: never bench/results or the docs
 TABLE_HEAD = "| figure | value | reference | ratio |\n|---|---|---|---|\n"  # each section's table of figures
 
 
@@ -62,11 +64,12 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def save(name: str, result: dict) -> Path:
-    """Write one benchmark's result (with when and where it ran) to bench/results/NAME.json."""
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def save(name: str, result: dict, folder: Path = RESULTS, quick: bool = False) -> Path:
+    """Write one benchmark's result (with when and where it ran, and whether the run was quick) to
+    FOLDER/NAME.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
     result = {"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
-              "load_average_1_5_15_min": [round(load, 1) for load in os.getloadavg()], **result}
+              "load_average_1_5_15_min": [round(load, 1) for load in os.getloadavg()], "quick": quick, **result}
     path.write_text(json.dumps(result, indent=2) + "\n")
     return path

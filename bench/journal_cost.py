@@ -17,11 +17,12 @@ from unittest import mock
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from waitress.server import create_server
 
-from .common import TABLE_HEAD, free_port, median, save
+from .common import TABLE_HEAD, free_port, median
 from .kinesis_put_rate import BATCH, RECORD_BYTES, one_run
 
 RECORDS = 200_000
 GOAL_REC_S = 5000  # goal: the journaled rate stays at or above it
+QUICK = {"runs": 1, "records": 50_000}  # `python -m bench --quick`: run()'s sizes for a CI-sized check
 
 
 @contextlib.contextmanager
@@ -50,18 +51,17 @@ def endpoint(journaled: bool):
                 durable.close()
 
 
-def run(runs: int = 3) -> dict:
+def run(runs: int = 3, records: int = RECORDS) -> dict:
     rates = {"journaled": [], "not_journaled": []}
     for index in range(runs):
         for kind in rates:
             print(f"journal cost, run {index + 1}/{runs}, {kind.replace('_', ' ')}", flush=True)
             with endpoint(kind == "journaled") as url:
-                rates[kind] += one_run(url, f"Journal{kind}{index}", RECORDS, RECORDS)
+                rates[kind] += one_run(url, f"Journal{kind}{index}", records, records)
     journaled, plain = median(rates["journaled"]), median(rates["not_journaled"])
-    result = {"records": RECORDS, "runs": runs, "batch": BATCH, "record_bytes": RECORD_BYTES,
+    result = {"records": records, "runs": runs, "batch": BATCH, "record_bytes": RECORD_BYTES,
               "journaled_rec_s": round(journaled), "not_journaled_rec_s": round(plain),
               "ratio": round(journaled / plain, 3), "goal_rec_s": GOAL_REC_S, "meets_goal": journaled >= GOAL_REC_S}
-    save("journal_cost", result)
     return result
 
 

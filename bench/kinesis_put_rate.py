@@ -18,11 +18,12 @@ import boto3
 import moto
 from botocore.exceptions import BotoCoreError
 
-from .common import TABLE_HEAD, free_port, median, private_stack, save, verdict
+from .common import TABLE_HEAD, free_port, median, private_stack, verdict
 
 TOTAL, WINDOW, BATCH, RECORD_BYTES = 1_000_000, 100_000, 500, 100
 STOCK_TOTAL, STOCK_WINDOW = 60_000, 10_000
 GOAL_DRIFT, GOAL_REC_S = 0.2, 5000  # the last window within 20% of the first, both at least this rate
+QUICK = {"runs": 1, "total": 200_000, "stock_total": 20_000}  # `python -m bench --quick`: run()'s sizes
 
 
 def _kinesis(endpoint: str):
@@ -76,7 +77,7 @@ def stock_moto():
         server.wait(timeout=10)
 
 
-def run(runs: int = 3, total: int = TOTAL) -> dict:
+def run(runs: int = 3, total: int = TOTAL, stock_total: int = STOCK_TOTAL) -> dict:
     firsts, lasts, stock_firsts, stock_lasts = [], [], [], []
     for index in range(runs):
         print(f"kinesis put rate, run {index + 1}/{runs}", flush=True)
@@ -86,7 +87,7 @@ def run(runs: int = 3, total: int = TOTAL) -> dict:
         lasts.append(rates[-1])
         print(f"stock moto {moto.__version__}, run {index + 1}/{runs}", flush=True)
         with stock_moto() as url:
-            stock = one_run(url, f"PutRate{index}", STOCK_TOTAL, STOCK_WINDOW)
+            stock = one_run(url, f"PutRate{index}", stock_total, STOCK_WINDOW)
         stock_firsts.append(stock[0])
         stock_lasts.append(stock[-1])
     first, last = median(firsts), median(lasts)
@@ -95,13 +96,12 @@ def run(runs: int = 3, total: int = TOTAL) -> dict:
         "records": total, "window": WINDOW, "runs": runs, "batch": BATCH, "record_bytes": RECORD_BYTES,
         "first_window_rec_s": round(first), "last_window_rec_s": round(last),
         "ratio_last_to_first": round(last / first, 3),
-        "stock_moto": {"version": moto.__version__, "records": STOCK_TOTAL, "window": STOCK_WINDOW,
+        "stock_moto": {"version": moto.__version__, "records": stock_total, "window": STOCK_WINDOW,
                        "first_window_rec_s": round(stock_first), "last_window_rec_s": round(stock_last),
                        "ratio_last_to_first": round(stock_last / stock_first, 3)},
         "goal": f"last window within {GOAL_DRIFT:.0%} of the first, both >= {GOAL_REC_S:,} rec/s",
         "meets_goal": abs(last / first - 1) <= GOAL_DRIFT and min(first, last) >= GOAL_REC_S,
     }
-    save("kinesis_put_rate", result)
     return result
 
 

@@ -6,11 +6,14 @@ five readings. Set beside the simulator's run, it shows how much of the latency 
 """
 from __future__ import annotations
 
-from .pipeline_latency import measured, run as run_pipeline
+from . import pipeline_latency
+from .pipeline_latency import MINUTES, WARMUP_S, measured, run as run_pipeline
+
+QUICK = pipeline_latency.QUICK  # `python -m bench --quick`: the same sizes as the simulator's run
 
 
-def run() -> dict:
-    return run_pipeline(producer="bulk")
+def run(minutes: float = MINUTES, warmup_s: float = WARMUP_S) -> dict:
+    return run_pipeline(minutes, producer="bulk", warmup_s=warmup_s)
 
 
 def render(result: dict) -> str:

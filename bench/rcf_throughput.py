@@ -21,7 +21,7 @@ from pathlib import Path
 
 import krcf
 
-from .common import median, save, verdict
+from .common import median, verdict
 
 HERE = Path(__file__).resolve().parent
 JAVA_DIR = HERE / "java"
@@ -30,6 +30,7 @@ BUILD = ["mvn", "-q", "-B", "-f", str(JAVA_DIR / "pom.xml"), "package"]
 FOREST = {"trees": 50, "sample_size": 256, "shingle_size": 4, "output_after": 64, "seed": 42}
 POINTS = 30_000
 VARIANTS = {"score_update": False, "score_attribution_update": True}
+QUICK = {"runs": 1, "points": 5_000}  # `python -m bench --quick`: run()'s sizes for a CI-sized check
 
 
 def wind_series(points: int = POINTS, seed: int = 7) -> list[float]:
@@ -51,8 +52,15 @@ def build_harness() -> Path:
     if shutil.which("mvn") is None:
         raise RuntimeError("Maven (mvn) is needed to build the Java reference of the RCF benchmark: "
                            "install it (apt-get install maven) and run `make bench` again.")
+    print(f"building the Java reference {JAR.relative_to(HERE.parent)} with Maven (once; fetches "
+          "randomcutforest-core) ...", flush=True)
     subprocess.run(BUILD, check=True, timeout=900)
     return JAR
+
+
+def prepare() -> None:
+    """What a fresh clone lacks: the Java harness."""
+    build_harness()
 
 
 @contextmanager
@@ -127,7 +135,6 @@ def run(runs: int = 5, points: int = POINTS) -> dict:
         "goal": "krcf >= Java (score+update, one core)",
         "meets_goal": variants["score_update"]["ratio_krcf_to_java"] >= 1.0,
     }
-    save("rcf_throughput", result)
     return result
 
 
