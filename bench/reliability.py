@@ -25,7 +25,8 @@ from .common import ROOT
 
 DRILLS = "tests/reliability"
 KILLS = 10
-QUICK = {"kills": 3}  # `python -m bench --quick`: run()'s sizes for a CI-sized check
+MALFORMED = "tests/reliability/test_malformed_input.py"  # the catalogue of malformed inputs: full runs only
+QUICK = {"kills": 1, "malformed": False}  # `python -m bench --quick`: run()'s sizes for a CI-sized check
 DOC = ROOT / "docs" / "RELIABILITY.md"
 
 
@@ -60,13 +61,15 @@ def figures_set_aside(figures: Path):
                 shutil.move(kept, figures)
 
 
-def run(kills: int = KILLS, report: Path = DOC) -> dict:
-    """Run the drills, render their figures into `report`; what they measured. A report other than
-    docs/RELIABILITY.md (a quick run's) gets only this run's figures and leaves the full run's in place."""
+def run(kills: int = KILLS, report: Path = DOC, malformed: bool = True) -> dict:
+    """Run the drills (without the malformed-input catalogue when `malformed` is false), render their figures
+    into `report`; what they measured. A report other than docs/RELIABILITY.md (a quick run's) gets only this
+    run's figures and leaves the full run's in place."""
     from tests.reliability import report as reliability_report
     from tests.reliability.pipeline import FIGURES
 
-    command = [sys.executable, "-m", "pytest", "-m", "flink", DRILLS, "-p", "no:cacheprovider", "-rfE"]
+    command = [sys.executable, "-m", "pytest", "-m", "flink", DRILLS, "-p", "no:cacheprovider", "-rfE",
+               *([] if malformed else [f"--ignore={MALFORMED}"])]
     print(f"reliability drills: {' '.join(command[1:])} with LABKIT_CRASH_DRILL_KILLS={kills}", flush=True)
     own_figures = figures_set_aside(FIGURES) if report != DOC else contextlib.nullcontext()
     with tempfile.TemporaryDirectory(prefix="bench-drills-") as folder, own_figures:
@@ -81,4 +84,4 @@ def run(kills: int = KILLS, report: Path = DOC) -> dict:
         if reliability_report.main(report) != 0:
             raise DrillsFailed(f"the drills passed but their figures could not be rendered into {report}")
         figures = json.loads(FIGURES.read_text())
-    return {"kills": kills, "drills_passed": passed, "report": str(report.relative_to(ROOT)), "figures": figures}
+    return {"kills": kills, "malformed_catalogue": malformed, "drills_passed": passed, "report": str(report.relative_to(ROOT)), "figures": figures}
