@@ -13,6 +13,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.processes import kill_all
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -57,13 +60,7 @@ def _stack_family(status: dict) -> list[psutil.Process]:
 
 def kill_stack(status: dict) -> None:
     """SIGKILL the stack, its children and the Flink cluster's processes at once: a laptop losing power."""
-    family = _stack_family(status)
-    for process in family:
-        try:
-            process.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(family, timeout=10)
+    kill_all(_stack_family(status))
 
 
 @pytest.fixture(scope="session")

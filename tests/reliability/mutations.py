@@ -36,6 +36,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.processes import kill_all
+
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "bench" / "results" / "mutations.json"  # committed: RELIABILITY.md's mutation table
 PYTHON = REPO / ".venv" / "bin" / "python"
@@ -373,12 +375,7 @@ def stop_leftovers(tree: Path) -> list[str]:
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
     names = [" ".join(p.cmdline()[:3]) for p in found if p.is_running()]
-    for process in found:
-        try:
-            process.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(found, timeout=10)
+    kill_all(found)
     return names
 
 

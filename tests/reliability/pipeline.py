@@ -174,7 +174,7 @@ def audit(prefix: str, sent: list[dict]) -> dict:
     per_id = Counter(item["event_id"] for item in found)
     sent_ids = {record["event_id"] for record in sent}
     try:
-        wait_until(lambda: not uncounted(prefix, per_id), COUNTER_WAIT_S,
+        wait_until(lambda: not uncounted(deliveries(prefix), per_id), COUNTER_WAIT_S,
                    f"the delivery counter to count every item of drill {prefix}", quiet=True, interval_s=1)
     except WaitTimedOut:
         pass  # a kill between a write and its count: reported as "uncounted"
@@ -190,7 +190,7 @@ def audit(prefix: str, sent: list[dict]) -> dict:
         "lost": len(sent_ids - set(per_id)),
         "duplicated": sum(max(0, n["written"] - 1) for n in counted.values()),
         "delivered_again": sum(max(0, n["received"] - 1) for n in counted.values()),
-        "uncounted": len(uncounted(prefix, per_id)),
+        "uncounted": len(uncounted(counted, per_id)),
         "unexpected": len(set(per_id) - sent_ids),
         "wrong_scores": len(wrong_scores),
     }
@@ -218,9 +218,9 @@ def deliveries(prefix: str) -> dict[str, dict[str, int]]:
         start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
 
 
-def uncounted(prefix: str, stored: Iterable[str]) -> set[str]:
-    """The event ids among `stored` (ids with an item) whose write the delivery counter has not counted."""
-    return set(stored) - {event_id for event_id, n in deliveries(prefix).items() if n["written"]}
+def uncounted(counted: dict[str, dict[str, int]], stored: Iterable[str]) -> set[str]:
+    """The event ids among `stored` (ids with an item) whose write `counted` (`deliveries()`) does not hold."""
+    return set(stored) - {event_id for event_id, n in counted.items() if n["written"]}
 
 
 def function_zip(*extra: tuple[str, str]) -> bytes:
