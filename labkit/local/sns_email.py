@@ -10,7 +10,8 @@ E-mail subscriptions are confirmed as on AWS (stock moto confirms them at once a
 token): a new one is PendingConfirmation (ListSubscriptions* show SubscriptionArn "PendingConfirmation",
 GetSubscriptionAttributes PendingConfirmation "true", Subscribe answers "pending confirmation" unless
 ReturnSubscriptionArn), AWS's confirmation mail with a token lands in the inbox, and nothing published before
-ConfirmSubscription(TopicArn, Token) reaches the address. The mail's Confirm link is served here
+ConfirmSubscription(TopicArn, Token) reaches the address; one still pending 48 hours after it was made is deleted, as
+AWS deletes it (its token then is refused, and subscribing again sends a new one). The mail's Confirm link is served here
 (GET /confirmation.html on the service port), as AWS serves it on sns.<region>.amazonaws.com. The token comes
 from moto's seeded random generator, so a replayed Subscribe (durable_endpoint.py) gets the same token.
 """
@@ -41,6 +42,8 @@ TOKEN = "_labkit_token"  # attribute of a pending e-mail Subscription: the token
 CONFIRMATION_PATH = "/confirmation.html"
 PENDING_ARN = "PendingConfirmation"  # what ListSubscriptions* show for a pending subscription's ARN
 PENDING_ANSWER = "pending confirmation"  # what Subscribe answers without ReturnSubscriptionArn
+PENDING_SINCE = "_labkit_pending_since"  # attribute of a pending e-mail Subscription: when it was made (epoch s)
+PENDING_LIFETIME_S = 48 * 3600  # AWS deletes a subscription still pending confirmation after 48 hours
 
 
 def pending(subscription: Subscription) -> bool:
@@ -58,12 +61,33 @@ def _pending_email(original):
         if protocol in EMAIL_PROTOCOLS and (existing is None or pending(subscription)):
             if existing is None:
                 subscription.__dict__[TOKEN] = mock_random.get_random_hex(128)
+                subscription.__dict__[PENDING_SINCE] = replay_clock.now()
                 subscription.confirmed = False
                 subscription.attributes.update(PendingConfirmation="true", ConfirmationWasAuthenticated="false")
             _send_confirmation(subscription)
         return subscription
 
     return subscribe
+
+
+def drop_expired(backend: SNSBackend) -> None:
+    """Delete the e-mail subscriptions of `backend` pending confirmation for PENDING_LIFETIME_S or longer."""
+    now = replay_clock.now()
+    for arn, subscription in list(backend.subscriptions.items()):
+        if pending(subscription) and now - subscription.__dict__.get(PENDING_SINCE, now) >= PENDING_LIFETIME_S:
+            del backend.subscriptions[arn]
+
+
+def _expiring(original):
+    """SNSResponse.backend: the region's backend, without the subscriptions that expired unconfirmed (AWS deletes
+    them; here every SNS call drops them first)."""
+    @functools.wraps(original)
+    def backend(self: SNSResponse) -> SNSBackend:
+        found = original(self)
+        drop_expired(found)
+        return found
+
+    return backend
 
 
 def confirmation_link(topic_arn: str, token: str, endpoint: str) -> str:
@@ -177,6 +201,9 @@ def patches() -> list[Patch]:
         Patch(SNSResponse, "subscribe", _pending_answer(SNSResponse.subscribe),
               "moto's Subscribe answers the ARN of a pending subscription; AWS answers \"pending confirmation\"",
               "test_subscribe_answers_pending_confirmation_unless_asked_for_the_arn"),
+        Patch(SNSResponse, "backend", property(_expiring(SNSResponse.backend.fget)),
+              "moto keeps a subscription pending confirmation for ever; AWS deletes it after 48 hours",
+              "test_an_email_subscription_still_pending_after_48_hours_is_deleted"),
         Patch(Subscription, "subscription_arn", property(_listed_arn),
               "moto lists a pending subscription with its ARN; AWS lists it as PendingConfirmation",
               "test_an_email_subscription_gets_mail_only_after_it_is_confirmed"),

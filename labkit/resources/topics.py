@@ -132,7 +132,8 @@ def confirm(address: str, topic: str = NAMES.topic, timeout_s: float = CONFIRM_T
     topic_arn = arn(topic)
     found = _email_subscription(topic_arn, address, topic)
     if found is None:
-        raise LabError(f"{address} is not subscribed to {topic}: subscribe it first "
+        raise LabError(f"{address} is not subscribed to {topic} (SNS deletes a subscription left unconfirmed for 48 "
+                       "hours, locally too): subscribe it first "
                        f"(`lab.topics.subscribe_email({address!r}, topic={topic!r})`).")
     if found["confirmed"]:
         return {"arn": found["arn"], "endpoint": address, "confirmed": True}

@@ -437,6 +437,29 @@ def test_subscribe_answers_pending_confirmation_unless_asked_for_the_arn(patched
                          ReturnSubscriptionArn=True)["SubscriptionArn"].startswith(f"{topic}:")
 
 
+@proves("moto.sns.responses.SNSResponse.backend", raises=AssertionError)
+def test_an_email_subscription_still_pending_after_48_hours_is_deleted(patched_moto):
+    from labkit.local import replay_clock
+
+    sns = _aws("sns")
+    topic = sns.create_topic(Name="Alerts")["TopicArn"]
+    with replay_clock.frozen_at(time.time() - sns_email.PENDING_LIFETIME_S - 1):
+        sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="old@example.com")
+    with replay_clock.frozen_at(time.time() - sns_email.PENDING_LIFETIME_S + 60):
+        sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="ops@example.com")
+    expired = _confirmation_token("old@example.com")
+
+    assert [s["Endpoint"] for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]] == [
+        "ops@example.com"], "the one pending for 48 hours is gone, the younger one stays"
+    with pytest.raises(ClientError, match=r"InvalidParameter.*Invalid token"):
+        sns.confirm_subscription(TopicArn=topic, Token=expired)
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="old@example.com")  # a new one, with a new token
+    assert _confirmation_token("old@example.com") != expired
+    sns.confirm_subscription(TopicArn=topic, Token=_confirmation_token("old@example.com"))
+    sns.publish(TopicArn=topic, Subject="Anomaly", Message="after subscribing again")
+    assert _alerts("old@example.com") == ["after subscribing again"]
+
+
 # -- the Lambda runtime (lambda_runtime/runtime.py) ------------------------------------------------------
 
 class RecordingRuntime:
@@ -771,16 +794,3 @@ def test_a_role_younger_than_the_propagation_delay_is_refused_as_on_aws(patched_
                      ("InvalidArgumentException",
                       f"Kinesis Analytics service doesn't have sufficient privileges to assume the role {role}")]
     assert [refusal(create_function), refusal(create_application)] == [None, None]
-
-
-# -- the replay clock (replay_clock.py) ---------------------------------------------------------------------
-
-@proves("moto.kinesis.models.utcnow", raises=AssertionError)
-def test_a_record_put_while_the_clock_is_frozen_arrives_at_that_time(kinesis):
-    from labkit.local import replay_clock
-
-    an_hour_ago = round(time.time()) - 3600.25  # within the stream's retention
-    with replay_clock.frozen_at(an_hour_ago):
-        kinesis.put_record(StreamName="s", Data=b"x", PartitionKey="p")
-    [record] = kinesis.get_records(ShardIterator=_iterator(kinesis))["Records"]
-    assert record["ApproximateArrivalTimestamp"].timestamp() == pytest.approx(an_hour_ago, abs=0.001)
