@@ -266,6 +266,7 @@ def _result(producer: str, minutes: float, rate: float, warmup_s: float, watch: 
         "last_tenth_p50_s": round(statistics.median([lat for _, lat in watch.latencies[-max(1, len(latencies) // 10):]]), 3),
         "mean_poll_round_s": round(watch.round_s / max(1, watch.rounds) + POLL_S, 3),
         "backlog_when_sending_stopped": behind,
+        "over_limit": final.get("over_limit"),  # records the shard's write limit refused (the simulator counts them)
         "cpu_share": cpu_share,
         "goal": f"p99 <= {GOAL_P99_S:g} s and {GOAL_LOST} records lost",
     }
@@ -295,6 +296,9 @@ def measured(result: dict, producer: str) -> str:
     backlog_note = "" if behind is None else (
         f" When sending stopped, AnomalyDetection had {behind['anomaly_detection']:,} readings yet to score and the "
         f"Lambda trigger {behind['lambda_trigger']:,} scored records yet to deliver.")
+    limit_note = "" if result.get("over_limit") is None else (
+        f" The producer met the shard's write limit {result['over_limit']:,} times (each of those records was sent "
+        "again).")
     lost_note = "" if not result["lost"] else (
         f" The {result['lost']:,} missing readings were still behind the backlog when the benchmark stopped waiting, "
         "or lost: this run cannot tell them apart.")
@@ -315,7 +319,7 @@ def measured(result: dict, producer: str) -> str:
         "after the first {warmup_s:g} s) was watched with BatchGetItem until its item appeared; latencies are upper "
         "bounds, late by at most one polling round (mean {mean_poll_round_s} s). Max after the first {warmup_s:g} s "
         "{max_s} s; before it (the job's warm-up and first checkpoint) up to {start_up_max_s} s. "
-        + cpu_budget(result) + backlog_note + " Goal: {goal_text} — " + verdict(result) + "." + lost_note + "\n"
+        + cpu_budget(result) + backlog_note + limit_note + " Goal: {goal_text} — " + verdict(result) + "." + lost_note + "\n"
     ).format(ratio=round(result["p99_s"] / GOAL_P99_S, 2),
              ratio_all=round(result["with_start_up_p99_s"] / GOAL_P99_S, 2),
              ratio_rate=round(result["rate_actual"] / result["rate_target"], 2),
