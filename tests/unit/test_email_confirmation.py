@@ -66,7 +66,7 @@ def test_a_pending_subscription_gets_nothing_until_labkit_confirms_it_then_every
 
 def test_confirming_an_address_that_never_subscribed_says_to_subscribe_first(local_sns):
     topics.create(TOPIC)
-    with pytest.raises(LabError, match=r"not subscribed to AnomalyNotification: subscribe it first .*subscribe_email"):
+    with pytest.raises(LabError, match=r"not subscribed to AnomalyNotification .*: subscribe it first .*subscribe_email"):
         topics.confirm("nobody@example.com", topic=TOPIC)
 
 
