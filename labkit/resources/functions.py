@@ -238,6 +238,7 @@ def _mapping(trigger: dict) -> dict:
         "bisect": trigger.get("BisectBatchOnFunctionError", False),
         "report_item_failures": "ReportBatchItemFailures" in trigger.get("FunctionResponseTypes", []),
         "on_failure": trigger.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"),
+        "parallelization": trigger.get("ParallelizationFactor", 1),
     }
 
 
@@ -258,24 +259,30 @@ def _trigger_state(uuid: str) -> str | None:
 def add_trigger(name: str, stream: str, batch_size: int = 100, starting_position: str = "TRIM_HORIZON",
                 starting_timestamp: float | None = None, batching_window_s: int = 0, retries: int = -1,
                 bisect: bool = True, report_item_failures: bool = True, on_failure: str | None = None,
-                enabled: bool = True, quiet: bool = False) -> dict:
+                enabled: bool = True, parallelization: int = 1, quiet: bool = False) -> dict:
     """Add a Kinesis trigger (an event source mapping) from `stream` to the function, or update the one
     there is, and wait until it is enabled. Returns the trigger as `triggers()` lists it.
 
     Defaults keep every valid record: start at the oldest record (a replayed record finds its own item),
     retry failures without limit (-1, AWS's default) so a missing table only delays records, split a
     failing batch to isolate a bad record, and let the handler report which record failed.
-    `on_failure` is the ARN of an SNS topic or SQS queue for AWS's failure records."""
+    `on_failure` is the ARN of an SNS topic or SQS queue for AWS's failure records. `parallelization` is
+    AWS's ParallelizationFactor: up to that many batches of each shard at once, each partition key's records
+    still in order (1, the default, delivers a shard's batches one at a time)."""
     if starting_position not in POSITIONS:
         raise BadParameter(f"starting_position={starting_position!r} is not one of {', '.join(POSITIONS)}.")
     if starting_position == "AT_TIMESTAMP" and starting_timestamp is None:
         raise BadParameter("starting_position='AT_TIMESTAMP' needs starting_timestamp (seconds since 1970).")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 10_000:
         raise BadParameter(f"batch_size={batch_size!r} cannot work: give a whole number from 1 to 10000.")
+    if isinstance(parallelization, bool) or not isinstance(parallelization, int) or not 1 <= parallelization <= 10:
+        raise BadParameter(f"parallelization={parallelization!r} cannot work: give a whole number from 1 to 10 "
+                           "(batches of one shard delivered at once).")
     stream_arn = streams.describe(stream)["arn"]
     options = {
         "BatchSize": batch_size, "MaximumBatchingWindowInSeconds": batching_window_s,
         "MaximumRetryAttempts": retries, "BisectBatchOnFunctionError": bisect, "Enabled": enabled,
+        "ParallelizationFactor": parallelization,
         "FunctionResponseTypes": ["ReportBatchItemFailures"] if report_item_failures else [],
     }
     if on_failure:

@@ -19,9 +19,11 @@ from labkit.progress import wait_until
 from tests.conftest import aws_client, free_port
 
 PROBE = '''
-import base64, json, os
+import base64, json, os, time
 
 def handler(event, context):
+    started = time.time()
+    time.sleep(float(os.environ.get("SLEEP", "0")))
     records = event["Records"]
     data = [base64.b64decode(r["kinesis"]["data"]).decode() for r in records]
     poison, mode, out = os.environ.get("POISON"), os.environ.get("MODE"), os.environ["OUT"]
@@ -29,7 +31,8 @@ def handler(event, context):
     failing = poison in data and (mode == "raise" or first_time)  # "raise-once", "report-once": first time only
     with open(out, "a") as log:
         log.write(json.dumps({"data": data, "shard": records[0]["eventID"].split(":")[0], "failed": failing,
-                              "first": records[0], "remaining_ms": context.get_remaining_time_in_millis()}) + "\\n")
+                              "first": records[0], "remaining_ms": context.get_remaining_time_in_millis(),
+                              "started": started, "ended": time.time()}) + "\\n")
     if failing:
         open(out + ".failed-once", "w").close()
         if mode == "report-once":
@@ -103,6 +106,13 @@ class Probe:
     def put(self, *data: str, key: str = "k") -> None:
         self.kinesis.put_records(StreamName=self.name, Records=[{"Data": d.encode(), "PartitionKey": key}
                                                                  for d in data])
+
+    def put_per_key(self, keys: list[str], rounds: int) -> list[str]:
+        """Put `rounds` records "<key>/<round>" of each key, round after round; returns them in put order."""
+        data = [f"{key}/{n}" for n in range(rounds) for key in keys]
+        self.kinesis.put_records(StreamName=self.name, Records=[{"Data": d.encode(), "PartitionKey": d.split("/")[0]}
+                                                                 for d in data])
+        return data
 
     def invocations(self, suffix: str = "") -> list[dict]:
         try:
@@ -220,6 +230,50 @@ def test_records_of_each_shard_are_delivered_in_order_even_across_a_retry(probes
     assert sorted(two_shards.delivered()) == numbered(40)
 
 
+def key_order_kept(delivered: list[str], keys: list[str], rounds: int) -> bool:
+    return all([d for d in delivered if d.split("/")[0] == key] == [f"{key}/{n}" for n in range(rounds)]
+               for key in keys)
+
+
+def overlapping(invocations: list[dict]) -> int:
+    """How many pairs of invocations ran at the same time."""
+    return sum(a["started"] < b["ended"] and b["started"] < a["ended"]
+               for i, a in enumerate(invocations) for b in invocations[i + 1:])
+
+
+def test_parallelization_factor_runs_a_shards_batches_at_once_keeping_each_keys_order(probe):
+    parallel, serial = probe.function("-parallel", SLEEP="0.4"), probe.function("-serial", SLEEP="0.4")
+    probe.map(parallel, BatchSize=5, ParallelizationFactor=4)
+    probe.map(serial, BatchSize=5)
+    keys = [f"turbine-{n}" for n in range(8)]
+    sent = probe.put_per_key(keys, rounds=5)
+    probe.wait(lambda: len(probe.delivered("-parallel")) == len(sent) == len(probe.delivered("-serial")),
+               "both mappings to deliver all 40 records", timeout_s=60)
+    for suffix in ("-parallel", "-serial"):
+        delivered = probe.delivered(suffix)  # in the order the invocations ended
+        assert sorted(delivered) == sorted(sent), f"{suffix}: every record exactly once"
+        assert key_order_kept(delivered, keys, rounds=5), f"{suffix}: a key's records out of order: {delivered}"
+        assert all(len(i["data"]) <= 5 for i in probe.invocations(suffix))
+    assert overlapping(probe.invocations("-parallel")) > 0, "ParallelizationFactor=4 never ran two batches at once"
+    assert overlapping(probe.invocations("-serial")) == 0, "without it a shard's batches must run one at a time"
+    invocations = probe.invocations("-parallel")
+    for i, invocation in enumerate(invocations):  # a key's records never run in two invocations at once
+        for other in invocations[i + 1:]:
+            if overlapping([invocation, other]):
+                assert not {d.split("/")[0] for d in invocation["data"]} & {d.split("/")[0] for d in other["data"]}
+
+
+def test_a_failed_batch_in_one_lane_is_retried_without_losing_or_reordering_any_key(probe):
+    function = probe.function(POISON="turbine-3/2", MODE="raise-once")
+    probe.map(function, BatchSize=3, ParallelizationFactor=3)
+    keys = [f"turbine-{n}" for n in range(6)]
+    sent = probe.put_per_key(keys, rounds=4)
+    probe.wait(lambda: len(probe.delivered()) == len(sent), "all 24 records")
+    assert any(i["failed"] for i in probe.invocations()), "the poison batch should have failed once"
+    assert sorted(probe.delivered()) == sorted(sent)
+    assert key_order_kept(probe.delivered(), keys, rounds=4)
+
+
 def test_maximum_retry_attempts_then_the_batch_goes_to_the_on_failure_destination(probe):
     url, queue_arn = probe.queue()
     function = probe.function(POISON="r02", MODE="raise")
@@ -318,6 +372,21 @@ def test_checkpoint_and_mapping_survive_a_stack_restart(own_stack, tmp_path):
     probe.put(*numbered(5, start=5))
     probe.wait(lambda: len(probe.delivered()) >= 10, "the next five records")
     assert probe.delivered() == numbered(10), "records before the restart must not be delivered again"
+
+
+def test_lanes_checkpoint_so_a_restart_delivers_nothing_again(own_stack, tmp_path):
+    probe = Probe(own_stack, tmp_path)
+    probe.map(probe.function(), BatchSize=2, ParallelizationFactor=3)
+    keys = [f"turbine-{n}" for n in range(5)]
+    before = probe.put_per_key(keys, rounds=3)
+    probe.wait(lambda: len(probe.delivered()) == len(before), "the first 15 records")
+    control.down(quiet=True)
+    control.up(quiet=True)
+    after = [f"{key}/later" for key in keys]
+    probe.kinesis.put_records(StreamName=probe.name, Records=[{"Data": d.encode(), "PartitionKey": d.split("/")[0]}
+                                                               for d in after])
+    probe.wait(lambda: len(probe.delivered()) >= len(before) + len(after), "the records put after the restart")
+    assert sorted(probe.delivered()) == sorted(before + after), "the restart delivered records again or lost some"
 
 
 # ---- invocations by hand ------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from labkit.config import LAMBDAS_DIR
+from labkit.errors import BadParameter
 from labkit.local.lambda_runtime import esm, events
 from labkit.local.lambda_runtime.worker import Invocation
 
@@ -365,8 +366,13 @@ def test_aws_target_deploys_tagged_resources_idempotently_and_removes_them(aws_t
         "anomaly_message_delivery.handler", "python3.11", tag)
     assert analytics["role"].endswith(f":role/{NAMES.role}")
     assert [t["uuid"] for t in functions.triggers(NAMES.analytics_function)] == [trigger["uuid"]]
-    assert (trigger["starting_position"], trigger["bisect"], trigger["report_item_failures"], trigger["retries"]) == (
-        "TRIM_HORIZON", True, True, -1)
+    assert (trigger["starting_position"], trigger["bisect"], trigger["report_item_failures"], trigger["retries"],
+            trigger["parallelization"]) == ("TRIM_HORIZON", True, True, -1, 1)
+    faster = functions.add_trigger(NAMES.analytics_function, NAMES.anomaly_stream, parallelization=4, quiet=True)
+    assert (faster["uuid"], faster["parallelization"]) == (trigger["uuid"], 4)
+    for wrong in (0, 11, 2.5, True):
+        with pytest.raises(BadParameter, match=rf"parallelization={wrong!r} cannot work: .* from 1 to 10"):
+            functions.add_trigger(NAMES.analytics_function, NAMES.anomaly_stream, parallelization=wrong, quiet=True)
     assert functions.delete(NAMES.analytics_function) and not functions.delete(NAMES.analytics_function)
     assert boto3.client("lambda").list_event_source_mappings()["EventSourceMappings"] == []
     assert tables.delete(NAMES.wind_table, quiet=True) and topics.delete(NAMES.topic)

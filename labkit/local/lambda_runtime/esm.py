@@ -7,7 +7,11 @@ Rules (AWS Lambda's, for Kinesis):
   first record gathered) has passed; 0 invokes as soon as records are read;
 - StartingPosition LATEST (records put after the mapping was created), TRIM_HORIZON (the oldest record),
   AT_TIMESTAMP (StartingPositionTimestamp); afterwards the checkpoint;
-- one batch at a time per shard, so records of a shard are processed in order;
+- one batch at a time per shard, so records of a shard are processed in order; with ParallelizationFactor N
+  (1-10), up to N batches of a shard at once, each partition key always in the same one of N lanes, so each
+  key's records stay in order. Records are read in chunks of up to BatchSize x N; the lanes deliver a chunk
+  together and the shard's checkpoint moves to the chunk's end once every lane is done with it, so a restart
+  never skips a record another lane had not finished (it may deliver finished ones again, as AWS may);
 - a function error retries the batch (after a short backoff) until it succeeds, MaximumRetryAttempts is
   used up (-1: no limit) or a record is older than MaximumRecordAgeInSeconds; the batch is then discarded
   and, with DestinationConfig.OnFailure, AWS's failure record goes to that SNS topic or SQS queue;
@@ -24,11 +28,12 @@ Rules (AWS Lambda's, for Kinesis):
   batch kept for the next invocations, so a mapping uses at most one of the shard's 5 GetRecords calls a
   second whatever the rate; a read refused with ProvisionedThroughputExceededException (the shard's other
   consumers used its calls) is tried again after a backoff that doubles up to 8 s, keeping the iterator.
-Not implemented: ParallelizationFactor > 1, TumblingWindowInSeconds, FilterCriteria, enhanced fan-out
+Not implemented: TumblingWindowInSeconds, FilterCriteria, enhanced fan-out
 consumers, and shards created by resharding after the mapping started.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -36,6 +41,8 @@ import shutil
 import threading
 import time
 import uuid
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -54,6 +61,7 @@ THROTTLED_BACKOFF_S = (1.0, 8.0)  # a refused read is tried again after 1 s, dou
 RETRY_BACKOFF_S = (0.5, 5.0)  # first retry after 0.5 s, doubling up to 5 s
 MAX_EVENT_BYTES = 6 * 2**20 - 64 * 2**10  # Lambda's 6 MB request limit, with room for the JSON around records
 READ_LIMIT = 10_000  # Kinesis GetRecords maximum
+MAX_LANES = 10  # ParallelizationFactor's maximum
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +140,24 @@ def judge(invocation: Invocation, records: list[dict], report_item_failures: boo
     return Outcome(False, min(positions[item] for item in reported))
 
 
+def lane(partition_key: str, lanes: int) -> int:
+    """The lane (0 .. lanes - 1) that delivers a partition key's records: the same one every time."""
+    return int.from_bytes(hashlib.md5(partition_key.encode()).digest()[:8], "big") % lanes
+
+
+def invocation_batches(records: list[dict], batch_size: int) -> list[list[dict]]:
+    """`records` cut, in order, into invocations of at most `batch_size` records and Lambda's 6 MB."""
+    batches, current, total = [], [], 0
+    for record in records:
+        size = len(record["Data"]) * 4 // 3 + 512
+        if current and (len(current) >= batch_size or total + size > MAX_EVENT_BYTES):
+            batches.append(current)
+            current, total = [], 0
+        current.append(record)
+        total += size
+    return [*batches, current] if current else batches
+
+
 class ShardPoller(threading.Thread):
     """Reads one shard for one mapping and delivers its records, batch after batch."""
 
@@ -149,6 +175,7 @@ class ShardPoller(threading.Thread):
         self._throttled_s = 0.0  # the current backoff after refused reads, 0 when the last read went through
         self.throttled = 0  # reads refused with ProvisionedThroughputExceededException
         self._kinesis = mapping.client("kinesis", retries=0)  # a refused read is retried here, not by botocore
+        self._lanes_running = False  # while lanes deliver a chunk, only its end is checkpointed, by this thread
 
     # ---- reading ------------------------------------------------------------------------------------
     def _new_iterator(self) -> str:
@@ -184,31 +211,24 @@ class ShardPoller(threading.Thread):
         self._closed = self._iterator is None
         return page["Records"]
 
-    def _next_batch(self) -> list[dict]:
-        """Records for one invocation: BatchSize, the batching window and the 6 MB limit applied."""
-        esm = self.mapping.esm
-        size, window = esm.batch_size, float(esm.max_batch_window or 0)
-        batch, self._buffer = self._buffer, []
-        opened = time.monotonic() if batch else None
+    def _next_chunk(self, count: int) -> list[dict]:
+        """Up to `count` records to deliver next, the batching window applied."""
+        window = float(self.mapping.esm.max_batch_window or 0)
+        chunk, self._buffer = self._buffer, []
+        opened = time.monotonic() if chunk else None
         while not self._halted:
-            page = self._read() if len(batch) < size and time.monotonic() >= self._next_read else []
-            batch += page
-            if batch and opened is None:
+            page = self._read() if len(chunk) < count and time.monotonic() >= self._next_read else []
+            chunk += page
+            if chunk and opened is None:
                 opened = time.monotonic()
-            if len(batch) >= size or (batch and time.monotonic() - opened >= window) or (self._closed and not page):
+            if len(chunk) >= count or (chunk and time.monotonic() - opened >= window) or (self._closed and not page):
                 break
             pause = self._next_read - time.monotonic()
-            if batch:
+            if chunk:
                 pause = min(pause, window - (time.monotonic() - opened))
             self.stopping.wait(max(pause, 0.01))
-        total, fits = 0, 0
-        for record in batch[:size]:
-            total += len(record["Data"]) * 4 // 3 + 512
-            if fits and total > MAX_EVENT_BYTES:
-                break
-            fits += 1
-        self._buffer = batch[fits:] + self._buffer
-        return batch[:fits]
+        self._buffer = chunk[count:] + self._buffer
+        return chunk[:count]
 
     # ---- delivering ---------------------------------------------------------------------------------
     @property
@@ -216,7 +236,7 @@ class ShardPoller(threading.Thread):
         return self.stopping.is_set() or self.restarting.is_set()
 
     def _checkpoint(self, record: dict) -> None:
-        if not self.restarting.is_set():  # a position in a deleted stream means nothing
+        if not self.restarting.is_set() and not self._lanes_running:  # a deleted stream's position means nothing
             self.mapping.checkpoints.save(self.mapping.uuid, self.shard_id, record["SequenceNumber"])
 
     def _expired(self, records: list[dict], attempts: int, error: str | None) -> list[dict]:
@@ -267,6 +287,26 @@ class ShardPoller(threading.Thread):
                 pending.insert(0, (rest, retries + 1, error))
         self.state = "polling"
 
+    def _deliver_in_order(self, records: list[dict]) -> None:
+        for batch in invocation_batches(records, self.mapping.esm.batch_size):
+            self._deliver(batch)
+
+    def _deliver_chunk(self, chunk: list[dict], lanes: int) -> None:
+        """Deliver a chunk: in order, or by `lanes` lanes at once (each key in its lane), checkpointing its end."""
+        if lanes == 1:
+            return self._deliver_in_order(chunk)
+        by_lane: dict[int, list[dict]] = defaultdict(list)
+        for record in chunk:
+            by_lane[lane(record["PartitionKey"], lanes)].append(record)
+        self._lanes_running = True
+        try:
+            with ThreadPoolExecutor(len(by_lane), thread_name_prefix=self.name) as pool:
+                list(pool.map(self._deliver_in_order, by_lane.values()))  # a lane's error is raised here
+        finally:
+            self._lanes_running = False
+        if not self._halted:
+            self._checkpoint(chunk[-1])
+
     def restart(self) -> None:
         """The stream was deleted: drop what was read from it; read the next one from its first record."""
         self.restarting.set()
@@ -278,9 +318,10 @@ class ShardPoller(threading.Thread):
                 self.restarting.clear()
                 self.mapping.checkpoints.save(self.mapping.uuid, self.shard_id, "0")
             try:
-                batch = self._next_batch()
-                if batch:
-                    self._deliver(batch)
+                lanes = min(max(int(self.mapping.esm.parallelization_factor or 1), 1), MAX_LANES)
+                chunk = self._next_chunk(self.mapping.esm.batch_size * lanes)
+                if chunk:
+                    self._deliver_chunk(chunk, lanes)
                 elif self._closed:
                     self.state = "shard closed"
                     return
