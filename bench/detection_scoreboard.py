@@ -3,99 +3,40 @@ scored against data/labels.json per fault kind (spike, stuck, dropout, underperf
 
 The 16,000 readings (5 turbines x 3,200 s, event times from the file) are preloaded into WindDataStream; the
 job (real Flink, the app's own settings: 50 trees, sample 256, shingle 4, threshold 2, stuck run 10) writes
-one output per reading to AnomalyDetectionStream. A reading is *flagged* when the job's `rule` is set
-("rcf": score >= 2 and the turbine's power does not confirm the wind; "stuck": the run-length rule; "power":
-the power-curve rule, under-performance or stop).
-
-- Warm-up: the first WARMUP_READINGS readings of each turbine (data/README.md: every fault starts after
-  them, so the forest has warmed up) count for nothing.
-- Normal readings: after warm-up, in no labelled fault, and not among the shingle_size - 1 readings right
-  after a fault reading of that turbine (their shingle still holds the faulty value).
-- Alerts: a run of flagged readings of one turbine (gaps shorter than the shingle merged) is one alert; it
-  belongs to the fault it overlaps (fault readings plus the shingle_size - 1 after), else it is a false alarm.
-- Per kind: recall = faults with at least one alert / faults; reading recall = flagged fault readings / fault
-  readings; precision = alerts on faults of the kind / (those + false alarms).
-- Flagged normal rate: normal readings flagged / normal readings; beside it, the share that score >= 2.
+one output per reading to AnomalyDetectionStream, scored by labkit.alert_scoring (flagged readings, alerts, the
+warm-up and normal readings are defined there, for notebook 07's scoreboard too).
 Goals (issue 15): recall and precision >= 0.9 for every kind; under 0.5% of normal readings flagged.
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from labkit.alert_scoring import WARMUP_READINGS, score_alerts
+from labkit.datasets import load_labels, load_records
 
 from .anomaly_job_throughput import run_job
 from .common import verdict
 
-WARMUP_READINGS = 150
-SHINGLE = 4
-THRESHOLD = 2.0
-KINDS = ("spike", "stuck", "dropout", "underperformance")
 GOAL_RECALL = GOAL_PRECISION = 0.9  # every fault kind
 GOAL_FLAGGED_NORMAL = 0.005
 QUICK = {"runs": 1}  # `python -m bench --quick`: run()'s sizes for a CI-sized check
 
 
+def _rounded(ratio: float | None, digits: int = 3) -> float | None:
+    return None if ratio is None else round(ratio, digits)
+
+
 def score(records: list[dict], outputs: list[dict], labels: list[dict]) -> dict:
-    """Recall, reading recall and precision per fault kind, and the false-alarm rate (see the module doc)."""
-    by_id = {output["event_id"]: output for output in outputs}
-    series: dict[str, list[str]] = defaultdict(list)  # turbine -> event ids in order
-    for record in records:
-        series[record["turbine_id"]].append(record["event_id"])
-    fault_of = {event_id: index for index, fault in enumerate(labels) for event_id in fault["event_ids"]}
-    reach = dict(fault_of)  # fault readings plus the readings whose shingle still holds one
-    for ids in series.values():
-        for position, event_id in enumerate(ids):
-            if event_id in fault_of:
-                for after in ids[position + 1:position + SHINGLE]:
-                    reach.setdefault(after, fault_of[event_id])
-
-    alerts_on = defaultdict(int)  # fault index -> alerts that hit it
-    false_alarms = normal = normal_high = normal_flagged = 0
-
-    def close(hits: set) -> int:
-        for hit in hits:
-            alerts_on[hit] += 1
-        return 0 if hits else 1
-
-    for ids in series.values():
-        hits, last_flag = None, None  # the open alert's faults, and its last flagged position
-        for position, event_id in enumerate(ids):
-            output = by_id[event_id]
-            if position >= WARMUP_READINGS and event_id not in reach:
-                normal += 1
-                normal_high += output["score"] >= THRESHOLD
-                normal_flagged += output["rule"] is not None
-            if output["rule"] is None:
-                continue
-            if hits is not None and position - last_flag >= SHINGLE:
-                false_alarms += close(hits)
-                hits = None
-            hits = set() if hits is None else hits
-            last_flag = position
-            if event_id in reach:
-                hits.add(reach[event_id])
-        if hits is not None:
-            false_alarms += close(hits)
-
-    kinds = {}
-    for kind in KINDS:
-        faults = [i for i, fault in enumerate(labels) if fault["kind"] == kind]
-        readings = [event_id for i in faults for event_id in labels[i]["event_ids"]]
-        flagged = sum(by_id[event_id]["rule"] is not None for event_id in readings)
-        hits = sum(alerts_on[i] for i in faults)
-        kinds[kind] = {
-            "faults": len(faults), "caught": sum(alerts_on[i] > 0 for i in faults),
-            "recall": round(sum(alerts_on[i] > 0 for i in faults) / len(faults), 3) if faults else None,
-            "reading_recall": round(flagged / len(readings), 3) if readings else None,
-            "precision": round(hits / (hits + false_alarms), 3) if hits + false_alarms else None,
-        }
-    return {"kinds": kinds, "false_alarms": false_alarms, "normal_readings": normal,
-            "false_alarm_rate": round(normal_high / normal, 4),
-            "flagged_normal_rate": round(normal_flagged / normal, 5)}
+    """labkit.alert_scoring's figures, rounded for the report: per fault kind faults, caught, recall, reading
+    recall, alerts and precision; the false alarms; the normal readings and the shares of them flagged and
+    scoring high."""
+    scored = score_alerts(records, outputs, labels)
+    kinds = {kind: {**figures, "recall": _rounded(figures["recall"]), "precision": _rounded(figures["precision"]),
+                    "reading_recall": _rounded(figures["reading_recall"])} for kind, figures in scored.kinds.items()}
+    return {"kinds": kinds, "false_alarms": scored.false_alerts, "normal_readings": scored.normal_readings,
+            "false_alarm_rate": _rounded(scored.high_score_normal_rate, 4),
+            "flagged_normal_rate": _rounded(scored.flagged_normal_rate, 5)}
 
 
 def run(runs: int = 2) -> dict:
-    from labkit.datasets import load_labels, load_records
-
     records, labels = load_records("health"), load_labels("health")
     boards, flags = [], []
     for index in range(runs):

@@ -4,9 +4,9 @@ the turbines' model configured (manufacturer's curve) and once with none of them
 learned online).
 
 Recall and precision per kind and the normal readings flagged after warm-up come from the benchmark's scoreboard
-(bench/detection_scoreboard.py: an alert is a run of flagged readings of one turbine; it belongs to the fault it
-overlaps). On top of it: every alert names the kind of the fault it belongs to; earliness (readings from a fault's
-start to its first flagged reading); and the job's outputs equal the plain-Python detector's."""
+(bench/detection_scoreboard.py, over labkit.alert_scoring's definitions). On top of it: every alert names the kind
+of the fault it covers; earliness (readings from a fault's start to its first flagged reading); and the job's
+outputs equal the plain-Python detector's."""
 from __future__ import annotations
 
 import json
@@ -17,7 +17,8 @@ from collections import defaultdict
 import pytest
 
 from bench.anomaly_job_throughput import run_job
-from bench.detection_scoreboard import SHINGLE, score
+from bench.detection_scoreboard import score
+from labkit.alert_scoring import flagged, score_alerts
 from labkit.config import FLINK_DIR, NAMES
 from labkit.datasets import load_labels, load_records
 from labkit.resources.apps import default_properties, package
@@ -50,38 +51,22 @@ def per_turbine(records: list[dict]) -> dict[str, list[str]]:
     return order
 
 
-def alerts(order: dict[str, list[str]], by_id: dict[str, dict]) -> list[list[dict]]:
-    """Runs of flagged outputs of one turbine, gaps shorter than the shingle merged (as the scoreboard counts)."""
-    runs = []
-    for ids in order.values():
-        last = None
-        for position, event_id in enumerate(ids):
-            if by_id[event_id]["rule"] is None:
-                continue
-            if last is None or position - last >= SHINGLE:
-                runs.append([])
-            runs[-1].append(by_id[event_id])
-            last = position
-    return runs
-
-
 def judge(records: list[dict], outputs: list[dict], labels: list[dict]) -> dict:
     """The scoreboard (flagged normal readings included) plus kind correctness and earliness."""
     board = score(records, outputs, labels)
     by_id = {o["event_id"]: o for o in outputs}
-    fault_of = {event_id: label for label in labels for event_id in label["event_ids"]}
     order = per_turbine(records)
     wrong_kind = []
-    for run in alerts(order, by_id):
-        owners = [fault_of[o["event_id"]]["kind"] for o in run if o["event_id"] in fault_of]
-        if owners and run[0]["fault"] != owners[0]:
-            wrong_kind.append((run[0]["event_id"], run[0]["fault"], owners[0]))
+    for alert in score_alerts(records, outputs, labels).alerts:
+        first, kinds = by_id[alert.event_ids[0]], [labels[number]["kind"] for number in alert.faults]
+        if kinds and first["fault"] != kinds[0]:
+            wrong_kind.append((first["event_id"], first["fault"], kinds[0]))
     earliness = defaultdict(list)  # per kind: readings from each fault's start to its first flagged reading
     for label in labels:
         ids = order[label["turbine_id"]]
         start = ids.index(label["event_ids"][0])
         earliness[label["kind"]].append(next((n for n, i in enumerate(ids[start:start + len(label["event_ids"])])
-                                              if by_id[i]["rule"] is not None), None))
+                                              if flagged(by_id[i])), None))
     return {**board, "wrong_kind": wrong_kind,
             "earliness_readings": dict(earliness)}
 
