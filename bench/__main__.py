@@ -23,6 +23,7 @@ from .common import QUICK_DIR, RESULTS, save
 
 ROOT = RESULTS.parent.parent
 BENCHMARKS = ["rcf_throughput", "anomaly_job_throughput", "pipeline_latency", "pipeline_latency_bulk",
+              "trigger_parallelization",
               "kinesis_put_rate", "journal_cost", "stack_startup", "course_run", "detection_scoreboard",
               "real_data_alerts"]
 STEPS = [*BENCHMARKS, "reliability"]  # the drills last: their report is docs/RELIABILITY.md, not a section here

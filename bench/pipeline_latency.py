@@ -158,8 +158,9 @@ class CourseSimulator:
         return simulate.stop()
 
 
-def _deploy_pipeline() -> None:
-    """Streams, AnomalyDetection (fresh), WindDataTable and AnalyticsDestinationFunction with its trigger."""
+def _deploy_pipeline(parallelization: int) -> None:
+    """Streams, AnomalyDetection (fresh), WindDataTable and AnalyticsDestinationFunction with its trigger (its
+    ParallelizationFactor `parallelization`)."""
     import labkit as lab
     from labkit.config import NAMES
 
@@ -169,7 +170,8 @@ def _deploy_pipeline() -> None:
     lab.apps.run(NAMES.anomaly_app, from_latest_snapshot=False, quiet=True)
     lab.tables.create(NAMES.wind_table, quiet=True)
     lab.functions.deploy(NAMES.analytics_function, quiet=True)
-    lab.functions.add_trigger(NAMES.analytics_function, NAMES.anomaly_stream, quiet=True)
+    lab.functions.add_trigger(NAMES.analytics_function, NAMES.anomaly_stream, parallelization=parallelization,
+                              quiet=True)
 
 
 def _watched_processes(stack: dict, producer: str) -> dict[str, list[psutil.Process]]:
@@ -218,15 +220,15 @@ def _drain(watch: "ArrivalWatch") -> int:
 
 
 def run(minutes: float = MINUTES, rate: float = RATE, sample_every: int = SAMPLE_EVERY,
-        producer: str = "simulator", warmup_s: float = WARMUP_S) -> dict:
+        producer: str = "simulator", warmup_s: float = WARMUP_S, parallelization: int = 1) -> dict:
     """Measure with the course's simulator ("simulator") or the benchmark's load generator ("bulk"); readings
-    sent in the first `warmup_s` count apart."""
+    sent in the first `warmup_s` count apart; `parallelization` is the trigger's ParallelizationFactor."""
     import labkit as lab
     from labkit.clients import client
     from labkit.config import NAMES
 
     with private_stack() as stack:
-        _deploy_pipeline()
+        _deploy_pipeline(parallelization)
         print(f"pipeline latency: {rate:,.0f} rec/s for {minutes:g} min from the {producer} producer", flush=True)
         source = (CourseSimulator(NAMES.wind_stream, rate) if producer == "simulator" else
                   BulkProducer(NAMES.wind_stream, rate, Path(stack["state_dir"])))
@@ -242,7 +244,8 @@ def run(minutes: float = MINUTES, rate: float = RATE, sample_every: int = SAMPLE
         items = _drain(watch)
         lab.apps.stop(NAMES.anomaly_app, snapshot=False, quiet=True)
     cpu_share = {role: round((cpu_after[role] - cpu_before[role]) / (cpu_until - cpu_at), 2) for role in cpu_after}
-    return _result(producer, minutes, rate, warmup_s, watch, started, final, items, behind, cpu_share)
+    return {**_result(producer, minutes, rate, warmup_s, watch, started, final, items, behind, cpu_share),
+            "trigger_parallelization": parallelization}
 
 
 def _result(producer: str, minutes: float, rate: float, warmup_s: float, watch: "ArrivalWatch", started: dict,
