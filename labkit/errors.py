@@ -31,5 +31,11 @@ class BadParameter(LabError, ValueError):
     """A parameter value that cannot work; the message names the allowed values."""
 
 
+def check_whole_number(name: str, value, low: int, high: int, note: str = "") -> None:
+    """BadParameter unless `value` is a whole number from `low` to `high`; `note` ends the message."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadParameter(f"{name}={value!r} cannot work: give a whole number from {low} to {high}{note}.")
+
+
 class WaitTimedOut(LabError, TimeoutError):
     """A wait that did not see its condition in time."""

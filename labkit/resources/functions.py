@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 
 from ..clients import client, pages
 from ..config import ALERT_SUBJECT, ALERT_THRESHOLD, LAMBDAS_DIR, NAMES
-from ..errors import BadParameter, LabError, ResourceMissing, WaitTimedOut
+from ..errors import BadParameter, LabError, ResourceMissing, WaitTimedOut, check_whole_number
 from ..progress import wait_until
 from . import logs as log_groups, roles, streams, tags, topics
 from .errors import explained
@@ -273,11 +273,8 @@ def add_trigger(name: str, stream: str, batch_size: int = 100, starting_position
         raise BadParameter(f"starting_position={starting_position!r} is not one of {', '.join(POSITIONS)}.")
     if starting_position == "AT_TIMESTAMP" and starting_timestamp is None:
         raise BadParameter("starting_position='AT_TIMESTAMP' needs starting_timestamp (seconds since 1970).")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 10_000:
-        raise BadParameter(f"batch_size={batch_size!r} cannot work: give a whole number from 1 to 10000.")
-    if isinstance(parallelization, bool) or not isinstance(parallelization, int) or not 1 <= parallelization <= 10:
-        raise BadParameter(f"parallelization={parallelization!r} cannot work: give a whole number from 1 to 10 "
-                           "(batches of one shard delivered at once).")
+    check_whole_number("batch_size", batch_size, 1, 10_000)
+    check_whole_number("parallelization", parallelization, 1, 10, " (batches of one shard delivered at once)")
     stream_arn = streams.describe(stream)["arn"]
     options = {
         "BatchSize": batch_size, "MaximumBatchingWindowInSeconds": batching_window_s,

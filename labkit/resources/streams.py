@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from ..clients import client, pages
 from ..config import NAMES
-from ..errors import BadParameter, LabError, ResourceMissing
+from ..errors import BadParameter, LabError, ResourceMissing, check_whole_number
 from ..progress import wait_until
 from .errors import explained
 
@@ -97,9 +97,7 @@ def create(name: str = NAMES.wind_stream, shards: int = 1, timeout_s: float = CR
     An existing stream is kept as it is, whatever its shard count; one still being deleted is waited for
     and created again."""
     _check_name(name)
-    if isinstance(shards, bool) or not isinstance(shards, int) or not 1 <= shards <= MAX_SHARDS:
-        raise BadParameter(f"shards={shards!r} cannot work: give a whole number from 1 to {MAX_SHARDS} "
-                           "(the lab uses 1).")
+    check_whole_number("shards", shards, 1, MAX_SHARDS, " (the lab uses 1)")
     kinesis = client("kinesis")
     if _status_or_none(name) == "DELETING":
         wait_until(lambda: _status_or_none(name) is None, timeout_s, f"the old stream {name} to be deleted",
